@@ -1,0 +1,47 @@
+"""Per-instance usage and cost accounting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llmp.types import Cost, Usage
+
+__all__ = ["UsageStats"]
+
+
+@dataclass(slots=True)
+class UsageStats:
+    """What one `LLM` instance has spent.
+
+    Tokens and cost count only requests that reached the provider; cache hits cost nothing and
+    are counted in `cache_hits`. `cost` becomes None as soon as one request's price is unknown:
+    a partial sum would look like a real total, and llmp never guesses a price.
+    """
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: float | None = 0.0
+    requests: int = 0
+    cache_hits: int = 0
+    failures: int = 0
+
+    def record(self, usage: Usage, cost: Cost | None) -> None:
+        self.input_tokens += usage.input_tokens
+        self.cached_input_tokens += usage.cached_input_tokens
+        self.output_tokens += usage.output_tokens
+        self.reasoning_tokens += usage.reasoning_tokens
+        self.requests += 1
+        if cost is None:
+            self.cost = None
+        elif self.cost is not None:
+            self.cost += cost.total
+
+    def __str__(self) -> str:
+        cost = "unknown" if self.cost is None else f"${self.cost:.6f}"
+        return (
+            f"{self.requests} requests, {self.cache_hits} cache hits, {self.failures} failures; "
+            f"tokens in {self.input_tokens} (cached {self.cached_input_tokens}), out {self.output_tokens} "
+            f"(reasoning {self.reasoning_tokens}); cost {cost}"
+        )

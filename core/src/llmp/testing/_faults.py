@@ -1,0 +1,260 @@
+"""Faults a fake server can be told to produce, and the thread-safe schedule that hands them out.
+
+A test schedules faults from its own thread while the server's event loop consumes them, so the
+schedule is guarded by a lock. Faults are plain frozen dataclasses so a test can build exactly the
+response it wants; the helper functions build the common ones with OpenAI's real error bodies.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmp.testing._openai_wire import ErrorResponse, error_body
+
+# Messages and types as OpenAI sends them, so client code that inspects them is exercised.
+_DEFAULTS: dict[int, tuple[str, str | None, str | None]] = {
+    400: ("Invalid request.", "invalid_request_error", None),
+    401: (
+        "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        "invalid_api_key",
+    ),
+    403: ("You are not allowed to access this resource.", "invalid_request_error", None),
+    404: ("The requested resource does not exist.", "invalid_request_error", None),
+    408: ("Request timed out.", "server_error", None),
+    409: ("The request conflicted with another request. Please try again.", "invalid_request_error", None),
+    429: ("Rate limit reached for requests. Please try again later.", "requests", "rate_limit_exceeded"),
+    500: (
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+# OpenAI's edge proxy answers 502 with an HTML page, not JSON; clients must cope with that.
+_BAD_GATEWAY_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusError:
+    """Answer with ``status`` and OpenAI's error body instead of a completion.
+
+    ``message``/``type``/``code`` default per status. ``retry_after`` (seconds) and
+    ``retry_after_ms`` set the ``retry-after`` / ``retry-after-ms`` headers the openai SDK reads.
+    ``raw_body`` replaces the JSON body entirely (sent with ``content_type``).
+    """
+
+    status: int
+    message: str | None = None
+    type: str | None = None
+    code: str | None = None
+    param: str | None = None
+    retry_after: float | None = None
+    retry_after_ms: float | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    raw_body: bytes | None = None
+    content_type: str = "application/json"
+
+    def error_fields(self) -> tuple[str, str | None, str | None]:
+        message, type_, code = _DEFAULTS.get(
+            self.status, (f"HTTP {self.status}", "server_error" if self.status >= 500 else None, None)
+        )
+        return (
+            self.message if self.message is not None else message,
+            self.type if self.type is not None else type_,
+            self.code if self.code is not None else code,
+        )
+
+    def to_response(self) -> ErrorResponse:
+        headers = [(b"content-type", self.content_type.encode())]
+        if self.retry_after is not None:
+            headers.append((b"retry-after", _number(self.retry_after)))
+        if self.retry_after_ms is not None:
+            headers.append((b"retry-after-ms", _number(self.retry_after_ms)))
+        headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items())
+        if self.raw_body is not None:
+            return ErrorResponse(self.status, self.raw_body, headers)
+        message, type_, code = self.error_fields()
+        return ErrorResponse(self.status, error_body(message, type_, param=self.param, code=code), headers)
+
+
+def _number(value: float) -> bytes:
+    # "2" rather than "2.0": some clients parse retry-after as an integer, as HTTP specifies.
+    return b"%d" % value if value == int(value) else repr(value).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ResetMidStream:
+    """Break the response after ``after_chunks`` SSE events (half the body if not streaming).
+
+    The client sees a transport error: over HTTP/1.1 the connection closes mid-body; over HTTP/2
+    the stream ends short of its declared content-length, which the client's h2 stack rejects as
+    a protocol error (dropping that connection). How many events it saw first is at most
+    ``after_chunks``.
+    """
+
+    after_chunks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TruncatedStream:
+    """End the SSE body cleanly after ``after_chunks`` events: no finish chunk, no ``[DONE]``.
+
+    Not streaming: a clean end after half the JSON body.
+    """
+
+    after_chunks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class MalformedChunk:
+    """After ``after_chunks`` good events send ``data: {not json`` and end the body.
+
+    Not streaming: a 200 whose body is ``{not json``.
+    """
+
+    after_chunks: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Slow:
+    """Wait ``seconds`` before answering (on top of ``ttft``), then answer normally.
+
+    The wait ends early if the client goes away, so a client timeout frees the server at once.
+    """
+
+    seconds: float
+
+
+Fault = StatusError | ResetMidStream | TruncatedStream | MalformedChunk | Slow
+StreamFault = ResetMidStream | TruncatedStream | MalformedChunk
+BodyPredicate = Callable[[Any], bool]
+
+
+def rate_limited(
+    retry_after: float | None = 1.0, *, retry_after_ms: float | None = None, kind: str = "requests"
+) -> StatusError:
+    """A 429 as OpenAI sends it when a rate limit (``kind``: "requests" or "tokens") is hit."""
+    unit = "RPM" if kind == "requests" else "TPM"
+    return StatusError(
+        429,
+        message=f"Rate limit reached on {kind} per min ({unit}). Please try again later.",
+        type=kind,
+        code="rate_limit_exceeded",
+        retry_after=retry_after,
+        retry_after_ms=retry_after_ms,
+    )
+
+
+def quota_exceeded() -> StatusError:
+    """OpenAI's other 429: out of credit. Retrying cannot help, and clients should not."""
+    return StatusError(
+        429,
+        message="You exceeded your current quota, please check your plan and billing details.",
+        type="insufficient_quota",
+        code="insufficient_quota",
+    )
+
+
+def server_error(status: int = 500) -> StatusError:
+    """A 5xx; 502 comes as the edge proxy's HTML page, like the real one."""
+    if status == 502:
+        return StatusError(502, raw_body=_BAD_GATEWAY_HTML, content_type="text/html")
+    return StatusError(status)
+
+
+def bad_request(
+    message: str = "Invalid request.", *, param: str | None = None, code: str | None = None
+) -> StatusError:
+    return StatusError(400, message=message, type="invalid_request_error", param=param, code=code)
+
+
+def reset_mid_stream(after_chunks: int = 1) -> ResetMidStream:
+    return ResetMidStream(after_chunks)
+
+
+def truncated_stream(after_chunks: int = 1) -> TruncatedStream:
+    return TruncatedStream(after_chunks)
+
+
+def malformed_chunk(after_chunks: int = 1) -> MalformedChunk:
+    return MalformedChunk(after_chunks)
+
+
+def slow(seconds: float) -> Slow:
+    return Slow(seconds)
+
+
+class Injection:
+    """One scheduled fault. ``times=None`` repeats until cancelled or the server is reset."""
+
+    __slots__ = ("_remaining", "fault", "fired", "when")
+
+    def __init__(self, fault: Fault, times: int | None, when: BodyPredicate | None):
+        self.fault = fault
+        self.when = when
+        self.fired = 0
+        self._remaining = times
+
+    @property
+    def remaining(self) -> int | None:
+        return self._remaining
+
+    @property
+    def exhausted(self) -> bool:
+        return self._remaining is not None and self._remaining <= 0
+
+    def __repr__(self) -> str:
+        return f"Injection({self.fault!r}, remaining={self._remaining}, fired={self.fired})"
+
+
+class FaultSchedule:
+    """FIFO of injections; each request takes the first one whose predicate accepts its body."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[Injection] = []
+
+    def add(self, fault: Fault, *, times: int | None = 1, when: BodyPredicate | None = None) -> Injection:
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 (or None for every matching request)")
+        injection = Injection(fault, times, when)
+        with self._lock:
+            self._items.append(injection)
+        return injection
+
+    def cancel(self, injection: Injection) -> None:
+        with self._lock:
+            if injection in self._items:
+                self._items.remove(injection)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    @property
+    def pending(self) -> list[Injection]:
+        with self._lock:
+            return list(self._items)
+
+    def take(self, body: Any) -> Fault | None:
+        if not self._items:  # the common case in benchmarks: no lock taken at all
+            return None
+        with self._lock:
+            for injection in self._items:
+                if injection.when is not None and not injection.when(body):
+                    continue
+                injection.fired += 1
+                if injection._remaining is not None:
+                    injection._remaining -= 1
+                    if injection._remaining <= 0:
+                        self._items.remove(injection)
+                return injection.fault
+        return None

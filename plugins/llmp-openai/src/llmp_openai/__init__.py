@@ -1,0 +1,1 @@
+"""llmp plugin for OpenAI and OpenAI-compatible hosts."""

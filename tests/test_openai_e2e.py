@@ -1,0 +1,356 @@
+"""llmp + llmp-openai end to end: the real openai SDK over TLS/HTTP/2 to the local fake server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import llmp
+from llmp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    GenerationError,
+    MalformedResponseError,
+    MissingAPIKeyError,
+    ProviderConnectionError,
+    ProviderTimeoutError,
+    QuotaExceededError,
+    RateLimitError,
+    UnknownModelError,
+)
+from llmp.testing import (
+    FakeOpenAIServer,
+    bad_request,
+    malformed_chunk,
+    quota_exceeded,
+    rate_limited,
+    reset_mid_stream,
+    server_error,
+    slow,
+    truncated_stream,
+)
+
+PROMPTS = ["What is 2+2?", "Name a color.", "Say hi."]
+
+
+def chat_requests(server: FakeOpenAIServer) -> list[llmp.testing.RequestRecord]:
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]
+
+
+def test_mission_example(fake_openai: FakeOpenAIServer) -> None:
+    llm = llmp.LLM("gpt-4.1-mini")
+    results = llm.generate(PROMPTS)
+    assert results == [[f"Echo: {p}"] for p in PROMPTS]
+    records = chat_requests(fake_openai)
+    assert len(records) == 3
+    assert {r.http_version for r in records} == {"2"}, "OpenAI traffic must use HTTP/2"
+    assert llm.total_input_tokens > 0
+    assert llm.total_output_tokens == sum(len(f"Echo: {p}".split()) for p in PROMPTS)
+    expected = (llm.total_input_tokens * 0.40 + llm.total_output_tokens * 1.60) / 1e6
+    assert llm.total_cost == pytest.approx(expected)
+
+    # The rerun is served from the disk cache: no request, no cost.
+    cost = llm.total_cost
+    assert llm.generate(PROMPTS) == results
+    assert len(chat_requests(fake_openai)) == 3
+    assert llm.total_cost == cost
+    assert llm.usage.cache_hits == 3
+
+    # A new instance sees the same cache.
+    other = llmp.LLM("gpt-4.1-mini")
+    assert other.generate(PROMPTS) == results
+    assert len(chat_requests(fake_openai)) == 3
+    assert other.total_cost == 0.0
+    assert other.usage.cache_hits == 3
+
+    samples = llm.generate("Pick a number.", n=3)
+    assert len(samples) == 1
+    assert len(samples[0]) == 3
+    assert len(set(samples[0])) == 3
+    assert chat_requests(fake_openai)[-1].body["n"] == 3
+
+    reply = llm.chat("hello there")
+    assert isinstance(reply, str)
+    assert reply == "Echo: hello there"
+
+    with pytest.raises(UnknownModelError, match="llmp-gemini"):
+        llmp.LLM("gemini/gemini-3-flash-preview")
+
+
+def test_messages_system_prompt_and_params_reach_the_wire(fake_openai: FakeOpenAIServer) -> None:
+    llm = llmp.LLM("gpt-4.1-mini", temperature=0)
+    llm.generate(["q"], system_prompt="Be brief.", max_tokens=7, seed=3)
+    body = chat_requests(fake_openai)[-1].body
+    assert body["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "q"}]
+    assert (body["temperature"], body["max_tokens"], body["seed"]) == (0, 7, 3)
+    assert "stream" not in body
+
+
+def test_reasoning_model_parameter_mapping_on_the_wire(fake_openai: FakeOpenAIServer) -> None:
+    with pytest.warns(UserWarning, match="temperature"):
+        llmp.LLM("o4-mini").generate(["q"], max_tokens=9, temperature=0.3)
+    body = chat_requests(fake_openai)[-1].body
+    assert body["max_completion_tokens"] == 9
+    assert "max_tokens" not in body
+    assert "temperature" not in body
+
+
+def test_stream_joined_equals_call_and_counts_usage(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.cached_tokens = 2
+    fake_openai.reasoning_tokens = 1
+    llm = llmp.LLM("gpt-4.1-mini", cache=False)
+    deltas = list(llm.stream("one two three four"))
+    assert len(deltas) > 1
+    assert "".join(deltas) == llm.chat("one two three four")
+    body = chat_requests(fake_openai)[0].body
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+    assert llm.usage.requests == 2
+    assert llm.total_cached_tokens == 4
+    assert llm.usage.reasoning_tokens == 2
+
+
+async def test_async_api_and_stream_cache(fake_openai: FakeOpenAIServer) -> None:
+    llm = llmp.LLM("gpt-4.1-mini")
+    assert await llm.agenerate(["a", "b"]) == [["Echo: a"], ["Echo: b"]]
+    assert await llm.achat("c") == "Echo: c"
+    streamed = [d async for d in llm.astream("d e f")]
+    assert "".join(streamed) == "Echo: d e f"
+    before = fake_openai.request_count
+    # Streamed answers are cached too, and a hit streams the whole text at once.
+    assert [d async for d in llm.astream("d e f")] == ["Echo: d e f"]
+    assert await llm.achat("d e f") == "Echo: d e f"
+    assert fake_openai.request_count == before
+
+
+async def test_sync_api_inside_a_running_event_loop(fake_openai: FakeOpenAIServer) -> None:
+    # What Jupyter does: a sync call while the caller's loop is running.
+    llm = llmp.LLM("gpt-4.1-mini")
+    assert llm.generate(["inside"]) == [["Echo: inside"]]
+    assert llmp.multi_chat(["gpt-4.1-mini", "gpt-4.1-nano"], "x") == {
+        "gpt-4.1-mini": "Echo: x",
+        "gpt-4.1-nano": "Echo: x",
+    }
+
+
+def test_multi_generate_runs_models_in_parallel(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.ttft = 0.2
+    models = ["gpt-4.1-mini", "gpt-4.1-nano", "gpt-4.1"]
+    out = llmp.multi_generate(models, ["p"], llm_kwargs={"cache": False})
+    assert out == {m: [["Echo: p"]] for m in models}
+    assert fake_openai.max_in_flight == 3
+    assert {r.body["model"] for r in chat_requests(fake_openai)} == set(models)
+
+
+def test_cache_key_covers_what_changes_the_answer(fake_openai: FakeOpenAIServer) -> None:
+    llmp.LLM("gpt-4.1-mini").generate(["same"], temperature=0)
+    assert fake_openai.request_count == 1
+    llmp.LLM("gpt-4.1-mini", timeout=30, max_concurrent=3).generate(["same"], temperature=0)
+    assert fake_openai.request_count == 1, "timeout and concurrency do not change the answer"
+    llmp.LLM("gpt-4.1-mini").generate(["same"], temperature=0.5)
+    llmp.LLM("gpt-4.1-nano").generate(["same"], temperature=0)
+    llmp.LLM("gpt-4.1-mini").generate(["same"], temperature=0, n=2)
+    llmp.LLM("gpt-4.1-mini").generate(["same"], "system", temperature=0)
+    assert fake_openai.request_count == 5
+
+
+def test_rate_limit_is_retried_after_retry_after(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(rate_limited(retry_after=0.3), times=2)
+    llm = llmp.LLM("gpt-4.1-mini", cache=False)
+    assert llm.chat("x") == "Echo: x"
+    times = [r.timestamp for r in chat_requests(fake_openai)]
+    assert len(times) == 3
+    assert times[1] - times[0] >= 0.3
+    assert times[2] - times[1] >= 0.3
+    assert llm.usage.requests == 1
+
+
+def test_rate_limit_with_retry_after_ms(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(rate_limited(retry_after=None, retry_after_ms=150))
+    assert llmp.LLM("gpt-4.1-mini", cache=False).chat("x") == "Echo: x"
+    t = [r.timestamp for r in chat_requests(fake_openai)]
+    assert t[1] - t[0] >= 0.15
+
+
+def test_server_errors_are_retried(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(server_error(500))
+    fake_openai.inject(server_error(502))
+    fake_openai.inject(server_error(503))
+    llm = llmp.LLM("gpt-4.1-mini", cache=False)
+    llm._engine.retry = llm._engine.retry.__class__(max_retries=6, base=0.01)
+    assert llm.chat("x") == "Echo: x"
+    assert len(chat_requests(fake_openai)) == 4
+
+
+def test_retries_give_up_with_a_typed_error(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(rate_limited(retry_after=0.01), times=None)
+    llm = llmp.LLM("gpt-4.1-mini", cache=False, max_retries=2)
+    with pytest.raises(RateLimitError) as info:
+        llm.chat("x")
+    assert info.value.status_code == 429
+    assert info.value.retry_after == pytest.approx(0.01)
+    assert len(chat_requests(fake_openai)) == 3
+
+
+def test_401_is_not_retried_and_hides_the_key(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-wrong-" + "x" * 30
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    llm = llmp.LLM("gpt-4.1-mini")
+    with pytest.raises(AuthenticationError) as info:
+        llm.chat("x")
+    assert info.value.status_code == 401
+    assert len(chat_requests(fake_openai)) == 1
+    assert secret not in str(info.value)
+    assert secret not in repr(info.value)
+    assert secret not in repr(llm)
+    assert secret not in repr(llm._engine.keys)
+
+
+def test_quota_exceeded_is_not_retried(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(quota_exceeded(), times=None)
+    with pytest.raises(QuotaExceededError, match="quota"):
+        llmp.LLM("gpt-4.1-mini", cache=False).chat("x")
+    assert len(chat_requests(fake_openai)) == 1
+
+
+def test_bad_request_is_per_item_and_nothing_finished_is_lost(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(
+        bad_request("This model's maximum context length is 8 tokens.", code="context_length_exceeded"),
+        times=None,
+        when=lambda body: body["messages"][-1]["content"] == "too long",
+    )
+    llm = llmp.LLM("gpt-4.1-mini")
+    with pytest.raises(GenerationError) as info:
+        llm.generate(["a", "too long", "c"])
+    assert info.value.results == [["Echo: a"], None, ["Echo: c"]]
+    error = info.value.errors[1]
+    assert isinstance(error, BadRequestError)
+    assert "maximum context length" in error.message
+    assert error.status_code == 400
+    assert len(chat_requests(fake_openai)) == 3, "a 400 is not retried"
+    out = llm.generate(["a", "too long", "c"], on_error="return")
+    assert out[0] == ["Echo: a"]
+    assert isinstance(out[1], BadRequestError)
+
+
+def test_key_rotation_skips_a_rejected_key(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_KEYS", f"sk-bad-key-aaaaaaaaaaaa,{fake_openai.api_key}")
+    # One at a time, so "after the 401" is well defined: the bad key is never used again.
+    llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=1)
+    assert llm.generate([str(i) for i in range(10)]) == [[f"Echo: {i}"] for i in range(10)]
+    auths = [r.headers["authorization"] for r in chat_requests(fake_openai)]
+    assert auths.count("Bearer sk-bad-key-aaaaaaaaaaaa") == 1, "the rejected key steps aside for good"
+    assert len(auths) == 11
+    # Concurrently, every prompt still succeeds on the remaining key.
+    many = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=8)
+    assert many.generate([f"c{i}" for i in range(20)]) == [[f"Echo: c{i}"] for i in range(20)]
+
+
+def test_reset_before_any_text_is_retried_after_text_is_raised(fake_openai: FakeOpenAIServer) -> None:
+    llm = llmp.LLM("gpt-4.1-mini", cache=False)
+    fake_openai.inject(reset_mid_stream(after_chunks=0))
+    assert "".join(llm.stream("a b c")) == "Echo: a b c"
+    fake_openai.inject(reset_mid_stream(after_chunks=3))
+    with pytest.raises(ProviderConnectionError):
+        list(llm.stream("a b c"))
+
+
+@pytest.mark.parametrize("fault", [truncated_stream(after_chunks=2), malformed_chunk(after_chunks=2)])
+def test_broken_streams_raise_malformed_response(fake_openai: FakeOpenAIServer, fault: object) -> None:
+    fake_openai.inject(fault)  # type: ignore[arg-type]
+    with pytest.raises(MalformedResponseError):
+        list(llmp.LLM("gpt-4.1-mini", cache=False, max_retries=0).stream("a b c d"))
+
+
+def test_slow_server_times_out(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(slow(5.0), times=None)
+    with pytest.raises(ProviderTimeoutError):
+        llmp.LLM("gpt-4.1-mini", cache=False, timeout=0.3, max_retries=0).chat("x")
+
+
+def test_concurrency_is_bounded_by_max_concurrent(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.ttft = 0.05
+    llm = llmp.LLM("gpt-4.1-mini", max_concurrent=5, cache=False)
+    assert len(llm.generate([str(i) for i in range(40)])) == 40
+    assert fake_openai.max_in_flight == 5
+
+
+def test_global_concurrency_caps_in_flight(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LLMP_GLOBAL_CONCURRENCY", "2")
+    monkeypatch.setenv("LLMP_GLOBAL_SLOTS_DIR", str(tmp_path / "slots"))
+    fake_openai.ttft = 0.05
+    llm = llmp.LLM("gpt-4.1-mini", max_concurrent=16, cache=False)
+    assert len(llm.generate([str(i) for i in range(12)])) == 12
+    assert fake_openai.max_in_flight == 2
+
+
+def test_bad_input_is_a_clear_error(fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    llm = llmp.LLM("gpt-4.1-mini")
+    assert llm.generate([]) == []
+    with pytest.raises(TypeError, match="prompt 1"):
+        llm.generate(["ok", 3])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="n must be"):
+        llm.generate(["x"], n=0)
+    with pytest.raises(ValueError, match="max_concurrent"):
+        llmp.LLM("gpt-4.1-mini", max_concurrent=-1)
+    with pytest.raises(ValueError, match="stream"):
+        llm.generate(["x"], stream=True)
+    assert fake_openai.request_count == 0
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.delenv("OPENAI_KEYS", raising=False)
+    with pytest.raises(MissingAPIKeyError, match="OPENAI_API_KEY or OPENAI_KEYS"):
+        llmp.LLM("gpt-4.1-mini")
+
+
+def test_user_route_to_an_openai_compatible_host(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    registry = llmp.Registry()
+    monkeypatch.setenv("MYVLLM_API_KEY", fake_openai.api_key)
+    llmp.add_route("myvllm/*", base_url=fake_openai.base_url, key_env="MYVLLM", registry=registry)
+    llm = llmp.LLM("myvllm/Qwen3-8B", registry=registry)
+    assert llm.provider == "myvllm"
+    assert llm.chat("hi") == "Echo: hi"
+    assert chat_requests(fake_openai)[-1].body["model"] == "Qwen3-8B"
+    assert llm.total_cost is None, "no price is known for a user's own host: cost is None, not a guess"
+
+
+def test_openrouter_asks_for_price_sorted_routing(fake_openai: FakeOpenAIServer) -> None:
+    llm = llmp.LLM(
+        "openrouter/meta-llama/llama-3-8b", base_url=fake_openai.base_url, api_key=fake_openai.api_key
+    )
+    llm.chat("hi")
+    body = chat_requests(fake_openai)[-1].body
+    assert body["model"] == "meta-llama/llama-3-8b"
+    assert body["provider"] == {"sort": "price"}
+
+
+def test_local_route_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_BASE_URL", "http://127.0.0.1:9/v1")
+    llm = llmp.LLM("local/llama3")
+    assert llm._engine.keys is None
+    assert llm._engine.base_url == "http://127.0.0.1:9/v1"
+
+
+def test_key_never_reaches_the_cache_file(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+    llmp.LLM("gpt-4.1-mini", cache=tmp_path / "c").generate(["secret check"])
+    from llmp._cache import shared_cache
+
+    shared_cache(tmp_path / "c").flush()
+    blob = b"".join(p.read_bytes() for p in (tmp_path / "c").rglob("*") if p.is_file())
+    assert b"Echo: secret check" in blob
+    assert fake_openai.api_key.encode() not in blob
+
+
+def test_repeated_asyncio_run_reuses_nothing_stale(fake_openai: FakeOpenAIServer) -> None:
+    llm = llmp.LLM("gpt-4.1-mini", cache=False)
+    for i in range(3):
+        assert asyncio.run(llm.achat(f"loop {i}")) == f"Echo: loop {i}"
