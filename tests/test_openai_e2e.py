@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 
 import pytest
@@ -354,3 +355,27 @@ def test_repeated_asyncio_run_reuses_nothing_stale(fake_openai: FakeOpenAIServer
     llm = llmp.LLM("gpt-4.1-mini", cache=False)
     for i in range(3):
         assert asyncio.run(llm.achat(f"loop {i}")) == f"Echo: loop {i}"
+
+
+def test_key_never_reaches_a_log_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # The server runs in its own process: only the client's log lines are captured (an in-process
+    # server's HTTP/2 decoder would log the request headers it receives, which says nothing
+    # about the client).
+    good = "sk-test-log-" + "z" * 30
+    wrong = "sk-wrong-log-" + "y" * 30
+    with FakeOpenAIServer.spawn(api_keys=[good]) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_path))
+        monkeypatch.setenv("OPENAI_LOG", "debug")
+        monkeypatch.setenv("LLMP_CACHE_DIR", str(tmp_path))
+        with caplog.at_level(logging.DEBUG):
+            assert (
+                llmp.LLM("gpt-4.1-mini", base_url=server.base_url, api_key=good).chat("logged")
+                == "Echo: logged"
+            )
+            with pytest.raises(AuthenticationError):
+                llmp.LLM("gpt-4.1-mini", cache=False, base_url=server.base_url, api_key=wrong).chat("logged")
+    assert any(r.name.startswith("hpack") for r in caplog.records), "HTTP/2 debug logging was captured"
+    assert good not in caplog.text
+    assert wrong not in caplog.text

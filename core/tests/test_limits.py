@@ -64,8 +64,6 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
 async def test_pacing_pauses_until_reset_when_budget_is_in_flight() -> None:
     lim = AIMDLimiter(8)
     await lim.acquire()
-    lim.release()
-    await lim.acquire()
     lim.on_success(RateLimitInfo(remaining_requests=0, reset_requests=0.2))
     lim.release()
     assert lim.paused_for > 0.1
@@ -78,3 +76,25 @@ async def test_pacing_pauses_until_reset_when_budget_is_in_flight() -> None:
 def test_ceiling_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_concurrent"):
         AIMDLimiter(0)
+
+
+async def test_pacing_waits_for_the_deficit_not_the_full_reset() -> None:
+    lim = AIMDLimiter(8)
+    for _ in range(3):
+        await lim.acquire()
+    # 600 RPM bucket, empty: full again in 60 s, but one request's worth refills in 0.1 s.
+    # With 3 in flight the next needs 4 units: 0.4 s, not 60 s.
+    lim.observe(RateLimitInfo(limit_requests=600, remaining_requests=0, reset_requests=60.0))
+    assert 0.3 < lim.paused_for <= 0.4
+    lim.observe(RateLimitInfo(limit_requests=600, remaining_requests=50, reset_requests=55.0))
+    assert lim.paused_for <= 0.4, "enough budget left: no further pause"
+
+
+async def test_token_pacing_uses_the_running_mean_of_tokens_per_request() -> None:
+    lim = AIMDLimiter(4)
+    await lim.acquire()
+    for _ in range(50):
+        lim.on_success(tokens=1000)
+    assert lim.paused_for == 0
+    lim.observe(RateLimitInfo(limit_tokens=60_000, remaining_tokens=500, reset_tokens=59.5))
+    assert lim.paused_for > 0.5

@@ -149,20 +149,19 @@ class AIMDLimiter:
 
     def observe(self, info: RateLimitInfo) -> None:
         """Pause new requests when what remains of the provider's budget is already in flight."""
-        now = _now()
-        if (
-            info.remaining_requests is not None
-            and info.reset_requests is not None
-            and info.remaining_requests <= self.in_flight
-        ):
-            self._pause(now + info.reset_requests)
-        if (
-            info.remaining_tokens is not None
-            and info.reset_tokens is not None
-            and self._tokens_per_request > 0
-            and info.remaining_tokens <= self._tokens_per_request * max(1, self.in_flight)
-        ):
-            self._pause(now + info.reset_tokens)
+        wait = max(
+            _refill_wait(
+                info.limit_requests, info.remaining_requests, info.reset_requests, needed=self.in_flight + 1
+            ),
+            _refill_wait(
+                info.limit_tokens,
+                info.remaining_tokens,
+                info.reset_tokens,
+                needed=self._tokens_per_request * (self.in_flight + 1),
+            ),
+        )
+        if wait > 0:
+            self._pause(_now() + wait)
 
     def _pause(self, until: float) -> None:
         if until > self._pause_until:
@@ -175,3 +174,18 @@ class AIMDLimiter:
     @property
     def paused_for(self) -> float:
         return max(0.0, self._pause_until - _now())
+
+
+def _refill_wait(limit: int | None, remaining: int | None, reset: float | None, needed: float) -> float:
+    """Seconds until the provider's budget holds `needed` units, 0 if it already does.
+
+    Providers refill continuously and report `reset` as the time until the budget is *full*, so
+    the refill rate is (limit - remaining) / reset. Waiting for the whole reset would throttle far
+    below the allowed rate; waiting for just the deficit keeps us at it.
+    """
+    if remaining is None or reset is None or needed <= 0 or remaining >= needed:
+        return 0.0
+    if limit is None or limit <= remaining or reset <= 0:
+        return max(0.0, reset)
+    rate = (limit - remaining) / reset
+    return (needed - remaining) / rate

@@ -1,0 +1,1 @@
+"""llmp plugin for Together AI."""
