@@ -3,8 +3,8 @@
 from typing import Any
 
 import pytest
-from llmp.testing import FakeOpenAIServer, ProviderConformance
 
+from llmp.testing import FakeOpenAIServer, ProviderConformance
 from llmp_openai import _hooks
 
 

@@ -2,11 +2,11 @@
 
 from typing import Any
 
-import llmp
 import pytest
+
+import llmp
 from llmp.testing import FakeOpenAIServer, ProviderConformance
 from llmp.types import Usage
-
 from llmp_together import _hooks
 from llmp_together._prices import cost
 

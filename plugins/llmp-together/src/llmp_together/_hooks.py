@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Iterable
 
 import llmp
-from llmp.types import ClientSettings, Chunk, Cost, PriceMode, Request, Response, Route, Usage
-
+from llmp.types import Chunk, ClientSettings, Cost, PriceMode, Request, Response, Route, Usage
 from llmp_together import _prices
 
 API = "together"

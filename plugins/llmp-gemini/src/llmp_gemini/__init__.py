@@ -1,0 +1,1 @@
+"""llmp plugin for Google Gemini (google-genai, native API)."""
