@@ -76,8 +76,12 @@ def test_mission_example(fake_openai: FakeOpenAIServer) -> None:
     assert isinstance(reply, str)
     assert reply == "Echo: hello there"
 
-    with pytest.raises(UnknownModelError, match="llmp-gemini"):
-        llmp.LLM("gemini/gemini-3-flash-preview")
+    # With only llmp-openai installed (as in the packaging test), Gemini names its plugin.
+    from llmp_openai import _hooks
+
+    openai_only = llmp.Registry(load_entry_points=False, plugins=[_hooks])
+    with pytest.raises(UnknownModelError, match="pip install llmp-gemini"):
+        llmp.LLM("gemini/gemini-3-flash-preview", registry=openai_only)
 
 
 def test_messages_system_prompt_and_params_reach_the_wire(fake_openai: FakeOpenAIServer) -> None:

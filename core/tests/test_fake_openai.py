@@ -531,6 +531,47 @@ async def test_slow_fault_lets_a_client_timeout_fire_then_frees_the_server(
     assert fake_openai.in_flight == 0
 
 
+@pytest.mark.parametrize("http2", [True, False])
+async def test_client_leaving_during_ttft_gets_no_answer_and_frees_the_server(
+    fake_openai: FakeOpenAIServer, http2: bool
+) -> None:
+    fake_openai.ttft = 0.5
+    async with sdk(fake_openai, http2=http2, timeout=0.1) as client:
+        with pytest.raises(openai.APITimeoutError):
+            await client.chat.completions.create(model="m", messages=USER)
+    # The connection closed during ttft: the server must not hang answering it.
+    assert await asyncio.to_thread(fake_openai.wait_idle, 10)
+    assert [r.status for r in fake_openai.requests] == [None]
+
+
+async def test_reset_releases_requests_left_over_from_a_previous_test(fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.inject(slow(60))
+    async with sdk(fake_openai, timeout=0.3) as client:
+        with pytest.raises(openai.APITimeoutError):
+            await client.chat.completions.create(model="m", messages=USER)
+        # Over HTTP/2 the abandoned request is still being handled (see the test above)...
+        assert fake_openai.in_flight == 1
+        fake_openai.reset()
+        # ...and reset() both ends its wait and keeps it out of the new peak count.
+        assert fake_openai.max_in_flight == 0
+        assert await asyncio.to_thread(fake_openai.wait_idle, 10)
+        await client.chat.completions.create(model="m", messages=USER)
+    assert fake_openai.max_in_flight == 1
+
+
+def test_stop_is_prompt_with_a_client_connection_left_open(
+    private_server: Callable[..., FakeOpenAIServer],
+) -> None:
+    server = private_server()
+    client = httpx2.Client(http2=True)  # never closed before stop(): an idle pooled connection
+    assert client.get(f"{server.base_url}/models").status_code == 200
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 5  # asyncio alone would wait 30 s for the TLS close
+    assert not server.running
+    client.close()
+
+
 async def test_fault_predicate_and_fifo_order(fake_openai: FakeOpenAIServer) -> None:
     boom = fake_openai.inject(server_error(503), times=None, when=lambda body: "boom" in json.dumps(body))
     first = fake_openai.inject(StatusError(409))
@@ -631,4 +672,6 @@ async def test_spawned_server_serves_and_stops(monkeypatch: pytest.MonkeyPatch) 
             reply = await client.chat.completions.create(model="m", messages=USER)
         assert reply.choices[0].message.content == "Echo: hello big world"
         assert (await asyncio.to_thread(handle.stats))["request_count"] == 1
+        await asyncio.to_thread(handle.reset)
+        assert (await asyncio.to_thread(handle.stats))["request_count"] == 0
     assert handle.process.returncode is not None

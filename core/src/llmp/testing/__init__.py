@@ -14,8 +14,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llmp.testing._conformance import ProviderConformance
     from llmp.testing._fake_openai import FakeOpenAIServer
-    from llmp.testing._fake_openai_app import DEFAULT_MODELS, FakeOpenAIApp, RequestRecord
+    from llmp.testing._fake_openai_app import FakeOpenAIApp
+    from llmp.testing._fake_openai_state import DEFAULT_MODELS, FakeOpenAIState, RequestRecord
     from llmp.testing._faults import (
         Fault,
         Injection,
@@ -42,9 +44,11 @@ __all__ = [
     "BackgroundServer",
     "FakeOpenAIApp",
     "FakeOpenAIServer",
+    "FakeOpenAIState",
     "Fault",
     "Injection",
     "MalformedChunk",
+    "ProviderConformance",
     "RequestRecord",
     "ResetMidStream",
     "ServerOptions",
@@ -68,10 +72,12 @@ __all__ = [
 
 # Where each public name lives, for the lazy loader below.
 _HOMES = {
+    "ProviderConformance": "_conformance",
     "FakeOpenAIServer": "_fake_openai",
-    "DEFAULT_MODELS": "_fake_openai_app",
+    "DEFAULT_MODELS": "_fake_openai_state",
     "FakeOpenAIApp": "_fake_openai_app",
-    "RequestRecord": "_fake_openai_app",
+    "FakeOpenAIState": "_fake_openai_state",
+    "RequestRecord": "_fake_openai_state",
     "default_reply": "_openai_wire",
     "format_duration": "_openai_wire",
     "BackgroundServer": "_server",
@@ -92,3 +98,28 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES.get(name, '_faults')}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+# The fake Gemini server (llmp-gemini's wire), loaded lazily like the names above.
+if TYPE_CHECKING:
+    from llmp.testing._fake_gemini import FakeGeminiServer, GeminiRequestRecord
+__all__ += ["FakeGeminiServer", "GeminiRequestRecord"]
+_HOMES.update({"FakeGeminiServer": "_fake_gemini", "GeminiRequestRecord": "_fake_gemini"})
+
+# The fake Anthropic Messages server (llmp-litellm's wire), loaded lazily like the names above.
+if TYPE_CHECKING:
+    from llmp.testing._fake_anthropic import DEFAULT_ANTHROPIC_MODELS, FakeAnthropicServer
+__all__ += ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
+_HOMES.update({"FakeAnthropicServer": "_fake_anthropic", "DEFAULT_ANTHROPIC_MODELS": "_fake_anthropic"})

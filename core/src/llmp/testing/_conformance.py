@@ -62,7 +62,8 @@ class ProviderConformance:
         assert rows, "a provider plugin contributes at least one route"
         for route in rows:
             assert isinstance(route, llmp.Route)
-            assert route.pattern and route.provider
+            assert route.pattern
+            assert route.provider
             assert route.base_url is None or route.base_url.startswith(("http://", "https://"))
             assert route.key_env is None or route.key_env.isupper()
         registry = llmp.Registry(load_entry_points=False, plugins=[self.plugin])

@@ -1,7 +1,5 @@
-"""The fake OpenAI API as an ASGI app: routing, auth, limits, faults, recording, counters.
+"""The fake OpenAI API as an ASGI app: routing, auth, limits, faults and the chat wire.
 
-It runs on the server thread's event loop while tests read its state and schedule faults from
-their own thread; everything they share is guarded by locks or is a single attribute swap.
 The hot path (no faults, no delays) does one JSON parse, one render and one body send.
 """
 
@@ -10,19 +8,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
-import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 from llmp.testing import _openai_wire as wire
+from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
 from llmp.testing._faults import (
-    BodyPredicate,
-    Fault,
-    FaultSchedule,
-    Injection,
     MalformedChunk,
     ResetMidStream,
     Slow,
@@ -30,10 +22,7 @@ from llmp.testing._faults import (
     StreamFault,
     TruncatedStream,
 )
-from llmp.testing._ratelimit import RateLimiter
-from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, reset_stream
-
-TokenCount = int | Callable[[Mapping[str, Any]], int]
+from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, client_gone, reset_stream
 
 _JSON = (b"content-type", b"application/json")
 # Only headers clients use: each one costs the server an HPACK encode and h2 validation per
@@ -42,145 +31,44 @@ _SSE = (b"content-type", b"text/event-stream; charset=utf-8")
 _VERSION = (b"openai-version", b"2020-10-01")
 _MALFORMED = b"data: {not json\n\n"
 _log = logging.getLogger(__name__)
-DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini")
 
 
-@dataclass(slots=True)
-class RequestRecord:
-    """One request as the server saw it. ``status`` is filled in once the response starts."""
+async def _pause(send: Send, seconds: float) -> bool:
+    """Sleep, then say whether the client is still there to answer.
 
-    method: str
-    path: str
-    http_version: str  # from the ASGI scope: "2" or "1.1"
-    headers: dict[str, str]  # lower-case names; authorization included so tests can check keys
-    body: Any  # parsed JSON, or None if the body was empty or not JSON
-    raw_body: bytes
-    timestamp: float
-    status: int | None = None
-    fault: Fault | None = None
+    Answering a connection that closed during the sleep would block in hypercorn's HTTP/2 code
+    forever (the request would stay counted in flight), and a real server stops generating when
+    the client leaves. A plain sleep plus an attribute check costs far less per request than a
+    task watching for ``http.disconnect``, which matters at high concurrency.
+    """
+    await asyncio.sleep(seconds)
+    return not client_gone(send)
+
+
+async def _wait_unless_gone(receive: Receive, seconds: float, wake: asyncio.Event) -> bool:
+    """Wait ``seconds`` or until ``wake`` is set (a reset); False if the client left first."""
+
+    async def disconnected() -> None:
+        # The body has been read, so the only message left to come is the disconnect.
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    gone = asyncio.ensure_future(disconnected())
+    woken = asyncio.ensure_future(wake.wait())
+    try:
+        done, _ = await asyncio.wait((gone, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+        woken.cancel()
+    return gone not in done
 
 
 def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
     return value(body) if callable(value) else value
 
 
-class FakeOpenAIApp:
+class FakeOpenAIApp(FakeOpenAIState):
     """ASGI app speaking OpenAI's chat-completions wire. See ``FakeOpenAIServer`` for the knobs."""
-
-    def __init__(
-        self,
-        *,
-        reply_fn: wire.ReplyFn | None = None,
-        ttft: float = 0.0,
-        token_delay: float = 0.0,
-        chunk_count: int | None = None,
-        cached_tokens: TokenCount = 0,
-        reasoning_tokens: TokenCount = 0,
-        api_keys: Iterable[str] | None = None,
-        rpm: int | None = None,
-        tpm: int | None = None,
-        models: Iterable[str] | None = None,
-        strict_models: bool = False,
-        record: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        keys = tuple(api_keys) if api_keys is not None else None
-        self.api_keys: frozenset[str] | None = frozenset(keys) if keys is not None else None
-        # A key clients can use: an accepted one, or a made-up one when auth is not enforced.
-        self.api_key: str = keys[0] if keys else "sk-test-" + secrets.token_hex(12)
-        self.models = tuple(models) if models is not None else DEFAULT_MODELS
-        self.strict_models = strict_models
-        self.record = record
-        self._defaults = {
-            "reply_fn": reply_fn or wire.default_reply,
-            "ttft": ttft,
-            "token_delay": token_delay,
-            "chunk_count": chunk_count,
-            "cached_tokens": cached_tokens,
-            "reasoning_tokens": reasoning_tokens,
-        }
-        self.reply_fn: wire.ReplyFn = wire.default_reply
-        self.ttft = 0.0
-        self.token_delay = 0.0
-        self.chunk_count: int | None = None
-        self.cached_tokens: TokenCount = 0
-        self.reasoning_tokens: TokenCount = 0
-        self._faults = FaultSchedule()
-        self._limiter = RateLimiter(rpm, tpm, clock)
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._records: list[RequestRecord] = []
-        self._request_count = 0
-        self._in_flight = 0
-        self._max_in_flight = 0
-        # Ids are a per-server random prefix plus a counter: unique without per-request entropy.
-        self._id_prefix = secrets.token_hex(6)
-        self._next_id = 0
-        self.reset()
-
-    # ----- state a test reads or changes (any thread) -----
-
-    def reset(self) -> None:
-        """Forget records, faults, counters and rate-limit usage; restore constructor knobs."""
-        for name, value in self._defaults.items():
-            setattr(self, name, value)
-        self._faults.clear()
-        self._limiter.reset()
-        with self._lock:
-            self._records = []
-            self._request_count = 0
-            self._max_in_flight = self._in_flight
-
-    def inject(self, fault: Fault, *, times: int | None = 1, when: BodyPredicate | None = None) -> Injection:
-        """Make the next ``times`` chat-completion requests (``None``: all) whose JSON body
-        satisfies ``when`` (default: any) fail with ``fault``. Earlier injections match first."""
-        return self._faults.add(fault, times=times, when=when)
-
-    def cancel(self, injection: Injection) -> None:
-        self._faults.cancel(injection)
-
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
-    @property
-    def pending_faults(self) -> list[Injection]:
-        return self._faults.pending
-
-    @property
-    def requests(self) -> list[RequestRecord]:
-        """A snapshot of the recorded requests, oldest first (empty when ``record=False``)."""
-        with self._lock:
-            return list(self._records)
-
-    @property
-    def request_count(self) -> int:
-        return self._request_count
-
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
-    @property
-    def max_in_flight(self) -> int:
-        """Peak number of API requests being handled at once since the last reset."""
-        return self._max_in_flight
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until no API request is being handled (e.g. after clients gave up on them).
-
-        Returns False on timeout. From async code: ``await asyncio.to_thread(server.wait_idle)``.
-        """
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
-
-    def stats(self) -> dict[str, int]:
-        return {
-            "request_count": self._request_count,
-            "in_flight": self._in_flight,
-            "max_in_flight": self._max_in_flight,
-        }
-
-    # ----- ASGI -----
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -215,13 +103,7 @@ class FakeOpenAIApp:
         started = time.monotonic()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         record = RequestRecord(scope["method"], path, scope["http_version"], headers, None, raw, time.time())
-        with self._lock:
-            self._request_count += 1
-            self._in_flight += 1
-            if self._in_flight > self._max_in_flight:
-                self._max_in_flight = self._in_flight
-            if self.record:
-                self._records.append(record)
+        generation = self._begin(record)
         self._next_id += 1  # only the server's loop thread touches this
         request_id = f"{self._id_prefix}{self._next_id:010x}"
         try:
@@ -238,11 +120,10 @@ class FakeOpenAIApp:
             if record.status is None:
                 body = wire.error_body(f"fake server error: {exc!r}", "server_error")
                 await self._respond(record, send, 500, [_JSON, *self._common(request_id, started)], body)
+            elif record.http_version != "1.1":
+                await reset_stream(send)  # else the client would wait forever for the rest
         finally:
-            with self._lock:
-                self._in_flight -= 1
-                if not self._in_flight:
-                    self._idle.notify_all()
+            self._end(generation)
 
     def _common(self, request_id: str, started: float) -> list[tuple[bytes, bytes]]:
         elapsed_ms = int((time.monotonic() - started) * 1000)
@@ -327,8 +208,12 @@ class FakeOpenAIApp:
         record.fault = fault
         if isinstance(fault, StatusError):
             raise fault.to_response()
-        if isinstance(fault, Slow) and not await _wait_unless_gone(receive, fault.seconds):
+        if isinstance(fault, Slow) and not await _wait_unless_gone(
+            receive, fault.seconds, self._wake_event()
+        ):
             return  # the client gave up; nobody is listening for an answer
+        # Read the knobs once: a test may change them while this request is being answered.
+        ttft, token_delay = self.ttft, self.token_delay
         completion = self._complete(request, request_id)
         admission = self._limiter.admit(completion.usage["total_tokens"])
         if admission.refused is not None:
@@ -336,21 +221,24 @@ class FakeOpenAIApp:
         stream_fault = fault if isinstance(fault, StreamFault) else None
         if request.stream:
             steps = wire.stream_steps(completion, include_usage=request.include_usage)
-            if self.ttft > 0:
-                await asyncio.sleep(self.ttft)
+            if ttft > 0 and not await _pause(send, ttft):
+                return
             headers = [_SSE, *self._common(request_id, started), *admission.headers]
             if stream_fault is not None:
                 # A fault always lands before the finish chunks, however late it was asked for.
                 open_events = len(completion.choices) + sum(len(c.pieces) for c in completion.choices)
                 head, _ = wire.split_events(b"".join(steps), min(stream_fault.after_chunks, open_events))
                 await self._broken(record, send, headers, head, stream_fault, streaming=True)
+            elif token_delay <= 0 or len(steps) == 1:
+                # Same bytes as step by step, in one write: far cheaper at high concurrency.
+                await self._respond(record, send, 200, headers, b"".join(steps))
             else:
-                await self._stream(record, send, headers, steps)
+                await self._stream(record, send, headers, steps, token_delay)
             return
         depth = max((len(c.pieces) for c in completion.choices), default=0)
-        wait = self.ttft + self.token_delay * max(depth - 1, 0)
-        if wait > 0:
-            await asyncio.sleep(wait)
+        wait = ttft + token_delay * max(depth - 1, 0)
+        if wait > 0 and not await _pause(send, wait):
+            return
         headers = [_JSON, *self._common(request_id, started), *admission.headers]
         body = completion.json_body()
         if stream_fault is not None:
@@ -378,19 +266,19 @@ class FakeOpenAIApp:
         return wire.Completion(f"chatcmpl-{request_id}", int(time.time()), request.model, choices, usage)
 
     async def _stream(
-        self, record: RequestRecord, send: Send, headers: list[tuple[bytes, bytes]], steps: list[bytes]
+        self,
+        record: RequestRecord,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        steps: list[bytes],
+        token_delay: float,
     ) -> None:
-        token_delay = self.token_delay
-        if token_delay <= 0 or len(steps) == 1:
-            # Same bytes as step by step, in one write: far cheaper for the server at high concurrency.
-            await self._respond(record, send, 200, headers, b"".join(steps))
-            return
         record.status = 200
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         last = len(steps) - 1
         for i, step in enumerate(steps):
-            if i:
-                await asyncio.sleep(token_delay)
+            if i and not await _pause(send, token_delay):
+                return  # the client left mid-stream: stop generating, as a real server does
             await send({"type": "http.response.body", "body": step, "more_body": i < last})
 
     async def _broken(
@@ -412,14 +300,3 @@ class FakeOpenAIApp:
             await self._respond(record, send, 200, headers, head)
         elif isinstance(fault, MalformedChunk):
             await self._respond(record, send, 200, headers, head + _MALFORMED if streaming else b"{not json")
-
-
-async def _wait_unless_gone(receive: Receive, seconds: float) -> bool:
-    """Sleep ``seconds``; False if the client disconnected first."""
-    try:
-        async with asyncio.timeout(seconds):
-            while (await receive())["type"] != "http.disconnect":
-                pass
-    except TimeoutError:
-        return True
-    return False

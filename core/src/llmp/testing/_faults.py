@@ -94,10 +94,10 @@ def _number(value: float) -> bytes:
 class ResetMidStream:
     """Break the response after ``after_chunks`` SSE events (half the body if not streaming).
 
-    The client sees a transport error: over HTTP/1.1 the connection closes mid-body; over HTTP/2
-    the stream ends short of its declared content-length, which the client's h2 stack rejects as
-    a protocol error (dropping that connection). How many events it saw first is at most
-    ``after_chunks``.
+    The client reads exactly those events, then gets a transport error (httpx2
+    ``RemoteProtocolError``, which the openai SDK raises as ``APIConnectionError``): over HTTP/1.1
+    the server closes the connection mid-body; over HTTP/2 it resets just that stream
+    (RST_STREAM, INTERNAL_ERROR) and the connection stays usable.
     """
 
     after_chunks: int = 1

@@ -112,6 +112,34 @@ def _probe_tls(host: str, port: int, tls: TLSFiles, timeout: float) -> None:
         pass
 
 
+# How long a closing TLS connection waits for the client's close_notify. asyncio's default is 30 s,
+# and an idle pooled client connection never answers (nobody reads it), so without this stop()
+# would hang for 30 s whenever a test leaves a client open.
+_SSL_SHUTDOWN_TIMEOUT = 0.5
+# How long reset_stream() lets already-sent body bytes reach the client before the reset.
+_DRAIN_TIMEOUT = 5.0
+
+
+class _ServerLoop(asyncio.SelectorEventLoop):
+    """An event loop whose TLS servers give up on unanswered TLS shutdowns quickly.
+
+    hypercorn calls ``asyncio.start_server`` without ``ssl_shutdown_timeout``; this is the public
+    hook where it can be set.
+    """
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_shutdown_timeout", _SSL_SHUTDOWN_TIMEOUT)
+        return await super().create_server(*args, **kwargs)
+
+
+def _quiet_ssl_shutdown(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # An unanswered TLS shutdown is the expected fate of idle client connections at stop().
+    if isinstance(context.get("exception"), TimeoutError) and "SSL shutdown" in str(context["exception"]):
+        return
+    loop.default_exception_handler(context)
+
+
 class BackgroundServer:
     """Serves ``app`` from a daemon thread running its own asyncio loop."""
 
@@ -180,20 +208,21 @@ class BackgroundServer:
             self._tls = None
 
     def _run(self, config: Any) -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._serve(config))
+            # Runner (unlike run_until_complete) cancels and awaits whatever hypercorn left running,
+            # so no "Task was destroyed but it is pending" noise when the loop closes.
+            with asyncio.Runner(loop_factory=_ServerLoop) as runner:
+                runner.run(self._serve(config))
         except BaseException as exc:  # reported by start()/stop(), the thread has nobody else to tell
             self._error = exc
         finally:
-            loop.close()
             self._loop_ready.set()
 
     async def _serve(self, config: Any) -> None:
         from hypercorn.asyncio import serve
 
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(_quiet_ssl_shutdown)
         self._shutdown = asyncio.Event()
         self._loop_ready.set()
         await serve(cast(Any, self.app), config, shutdown_trigger=self._shutdown.wait, mode="asgi")
@@ -305,6 +334,15 @@ def spawn_server(args: Sequence[str], *, startup_timeout: float = 60.0) -> Spawn
     return SpawnedServer(process, info)
 
 
+def client_gone(send: Send) -> bool:
+    """Whether the stream behind hypercorn's ASGI ``send`` has closed (client left or reset it).
+
+    hypercorn's ``HTTPStream.app_send`` ignores that and, over HTTP/2, blocks forever on a send
+    to a closed connection, so callers check before answering. False if it cannot tell.
+    """
+    return bool(getattr(getattr(send, "__self__", None), "closed", False))
+
+
 async def reset_stream(send: Send) -> None:
     """Abort the HTTP/2 stream behind hypercorn's ASGI ``send`` with RST_STREAM (INTERNAL_ERROR).
 
@@ -324,9 +362,13 @@ async def reset_stream(send: Send) -> None:
     import h2.errors
     import h2.exceptions
 
+    if getattr(protocol, "closed", False):
+        return  # the connection is gone already; nothing to reset (and nothing would drain)
     buffer = buffers.get(stream_id)
     if buffer is not None:
-        await buffer.drain()
+        # Bounded: if the connection dies meanwhile the buffer never drains.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(buffer.drain(), _DRAIN_TIMEOUT)
     try:
         connection.reset_stream(stream_id, error_code=h2.errors.ErrorCodes.INTERNAL_ERROR)
     except h2.exceptions.ProtocolError:

@@ -39,6 +39,14 @@ def _is_tls_failure(exc: BaseException) -> bool:
     return False
 
 
+def _is_h2_protocol_error(exc: BaseException) -> bool:
+    try:
+        from h2.exceptions import H2Error
+    except ImportError:  # pragma: no cover - h2 comes with httpx2[http2]
+        return False
+    return isinstance(exc, H2Error)
+
+
 def translate(exc: BaseException, provider: str) -> errors.LLMPError | None:
     """The llmp error for an SDK / transport exception, or None if it is not one we know."""
     import httpx2
@@ -79,6 +87,11 @@ def translate(exc: BaseException, provider: str) -> errors.LLMPError | None:
             )
         cause = exc.__cause__ or exc
         return errors.ProviderConnectionError(f"{type(cause).__name__}: {cause}", provider=provider)
+    if _is_h2_protocol_error(exc):
+        # httpcore2 lets some HTTP/2 protocol errors escape unwrapped while reading a body
+        # (e.g. h2's InvalidBodyLengthError after a stream reset): the connection failed us.
+        message = f"HTTP/2 protocol error: {type(exc).__name__}: {exc}"
+        return errors.ProviderConnectionError(message, provider=provider)
     if isinstance(exc, openai.APIError):
         # An error event inside a stream: the provider failed mid-answer.
         return errors.ServerError(_provider_message(exc), provider=provider, body=getattr(exc, "body", None))
