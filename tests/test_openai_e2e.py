@@ -383,3 +383,13 @@ def test_key_never_reaches_a_log_line(
     assert any(r.name.startswith("hpack") for r in caplog.records), "HTTP/2 debug logging was captured"
     assert good not in caplog.text
     assert wrong not in caplog.text
+
+
+def test_http2_opens_more_connections_past_100_streams(fake_openai: FakeOpenAIServer) -> None:
+    # httpcore2 carries at most 100 streams on one HTTP/2 connection; without more connections
+    # 250 concurrent requests would be capped at 100 in flight.
+    fake_openai.ttft = 0.3
+    llm = llmp.LLM("gpt-4.1-mini", max_concurrent=250, cache=False)
+    assert len(llm.generate([f"p{i}" for i in range(250)])) == 250
+    assert fake_openai.max_in_flight == 250
+    assert {r.http_version for r in chat_requests(fake_openai)} == {"2"}

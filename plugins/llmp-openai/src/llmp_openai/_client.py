@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 # The SDK refuses to start without a key; hosts that need none (vLLM, Ollama) ignore this one.
 NO_KEY = "no-key-needed"
-# With HTTP/2 one connection carries many streams; allow enough connections for the rare server
-# that caps concurrent streams low, and keep them alive between bursts.
-MAX_CONNECTIONS = 64
+# httpcore2 multiplexes at most this many streams on one HTTP/2 connection (its local
+# SETTINGS_MAX_CONCURRENT_STREAMS) and queues the rest, so past it we open another connection.
+STREAMS_PER_CONNECTION = 100
+MAX_HTTP2_CONNECTIONS = 16
+# HTTP/1.1 carries one request per connection: the pool must be as large as the concurrency.
+MAX_HTTP1_CONNECTIONS = 1024
 
 
 def _import_sdk() -> Any:
@@ -39,30 +42,64 @@ def _import_sdk() -> Any:
     return openai, httpx2
 
 
-class OpenAIClient:
-    """One SDK client per (provider, base URL, key, event loop); the core keeps and reuses it."""
+class _Lane:
+    """One SDK client on its own httpx2 client: one HTTP/2 connection (or an HTTP/1.1 pool)."""
 
-    __slots__ = ("extra_body", "http2", "provider", "sdk")
+    __slots__ = ("in_flight", "sdk")
+
+    def __init__(self, sdk: openai.AsyncOpenAI) -> None:
+        self.sdk = sdk
+        self.in_flight = 0
+
+
+class OpenAIClient:
+    """One per (provider, base URL, key, event loop); the core keeps and reuses it.
+
+    Over HTTP/2 it starts with one connection and adds another (up to 16) only when every
+    connection already carries `STREAMS_PER_CONNECTION` requests, so low concurrency shares one
+    connection and c=512 is not capped at 100 in flight.
+    """
+
+    __slots__ = ("_lanes", "_settings", "extra_body", "http2", "provider")
 
     def __init__(self, settings: ClientSettings, *, http2: bool = True) -> None:
-        openai, httpx2 = _import_sdk()
+        _import_sdk()
+        self._settings = settings
         self.provider = settings.provider
         self.http2 = http2
         self.extra_body: Mapping[str, Any] | None = settings.options.get("extra_body")
+        self._lanes = [self._new_lane()]
+
+    def _new_lane(self) -> _Lane:
+        openai, httpx2 = _import_sdk()
+        limit = 1 if self.http2 else MAX_HTTP1_CONNECTIONS
         http_client = httpx2.AsyncClient(
-            http2=http2,
-            limits=httpx2.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
+            http2=self.http2,
+            limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
             timeout=httpx2.Timeout(600.0, connect=15.0),
         )
-        self.sdk: openai.AsyncOpenAI = openai.AsyncOpenAI(
-            api_key=settings.api_key or NO_KEY,
-            base_url=settings.base_url,
+        sdk = openai.AsyncOpenAI(
+            api_key=self._settings.api_key or NO_KEY,
+            base_url=self._settings.base_url,
             max_retries=0,  # the core retries, with its own backoff and key rotation
             http_client=http_client,
         )
+        return _Lane(sdk)
+
+    def _lane(self) -> _Lane:
+        lanes = self._lanes
+        best = lanes[0] if len(lanes) == 1 else min(lanes, key=_in_flight)
+        if best.in_flight >= STREAMS_PER_CONNECTION and self.http2 and len(lanes) < MAX_HTTP2_CONNECTIONS:
+            best = self._new_lane()
+            lanes.append(best)
+        return best
+
+    @property
+    def connections(self) -> int:
+        return len(self._lanes)
 
     def __repr__(self) -> str:
-        return f"OpenAIClient(provider={self.provider!r}, base_url={str(self.sdk.base_url)!r})"
+        return f"OpenAIClient(provider={self.provider!r}, base_url={self._settings.base_url!r})"
 
     def _options(self, request: Request) -> dict[str, Any]:
         return {"timeout": request.timeout} if request.timeout is not None else {}
@@ -71,8 +108,10 @@ class OpenAIClient:
         import httpx2
 
         body = request_body(request, self.provider, self.extra_body, stream=False)
+        lane = self._lane()
+        lane.in_flight += 1
         try:
-            raw = await self.sdk.post(
+            raw = await lane.sdk.post(
                 "/chat/completions", cast_to=httpx2.Response, body=body, options=self._options(request)
             )
             content = raw.content
@@ -83,6 +122,8 @@ class OpenAIClient:
             if error is None:
                 raise
             raise error from exc
+        finally:
+            lane.in_flight -= 1
         response = parse_completion(content, self.provider)
         response.rate_limit = rate_limit_info(raw.headers)
         response.http_version = raw.http_version
@@ -93,8 +134,10 @@ class OpenAIClient:
 
         body = request_body(request, self.provider, self.extra_body, stream=True)
         raw = None
+        lane = self._lane()
+        lane.in_flight += 1
         try:
-            raw = await self.sdk.post(
+            raw = await lane.sdk.post(
                 "/chat/completions",
                 cast_to=httpx2.Response,
                 body=body,
@@ -118,8 +161,14 @@ class OpenAIClient:
                 raise
             raise error from exc
         finally:
+            lane.in_flight -= 1
             if raw is not None:
                 await raw.aclose()
 
     async def aclose(self) -> None:
-        await self.sdk.close()
+        for lane in self._lanes:
+            await lane.sdk.close()
+
+
+def _in_flight(lane: _Lane) -> int:
+    return lane.in_flight
