@@ -388,7 +388,7 @@ def test_key_never_reaches_a_log_line(
 def test_http2_opens_more_connections_past_100_streams(fake_openai: FakeOpenAIServer) -> None:
     # httpcore2 carries at most 100 streams on one HTTP/2 connection; without more connections
     # 250 concurrent requests would be capped at 100 in flight.
-    fake_openai.ttft = 0.3
+    fake_openai.ttft = 1.5  # long enough that all 250 are in flight together, even on a slow machine
     llm = llmp.LLM("gpt-4.1-mini", max_concurrent=250, cache=False)
     assert len(llm.generate([f"p{i}" for i in range(250)])) == 250
     assert fake_openai.max_in_flight == 250

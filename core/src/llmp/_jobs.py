@@ -1,25 +1,29 @@
-"""Many prompts through one engine: a bounded window of requests, results in prompt order.
+"""Many prompts through one engine: a bounded window of requests, nothing finished ever lost.
 
 Workers pull prompts from one shared iterator, so at most `concurrency` prompts are in flight and
-in memory at once however long (or endless) the input is. One failing prompt never discards the
-others: per-item errors are collected and reported with every finished result. Errors that would
-fail every item the same way (a rejected key, a bad parameter, an untrusted certificate) stop the
-job early instead of being repeated for each prompt; what finished is already in the cache.
+in memory at once however long (or endless) the input is; finished items pass through a queue of
+the same bound to the consumer, which applies back-pressure. One failing prompt never discards
+the others. Errors that would fail every item the same way (a rejected key, a bad parameter, an
+untrusted certificate, a checkpoint from another job) stop the job early instead of being
+repeated for each prompt; what finished is already in the cache and the checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sized
 from typing import Literal
 
+from llmp._checkpoint import Checkpoint
 from llmp._engine import Engine
+from llmp._progress import Progress
 from llmp.errors import AuthenticationError, ConfigurationError, GenerationError, PluginError, TLSError
 from llmp.types import ChatMessage
 
-__all__ = ["OnError", "generate_all", "to_messages"]
+__all__ = ["ItemResult", "OnError", "generate_all", "run_job", "to_messages"]
 
 OnError = Literal["raise", "return"]
+ItemResult = list[str] | BaseException
 _FATAL = (AuthenticationError, ConfigurationError, PluginError, TLSError)
 
 
@@ -36,6 +40,90 @@ def _checked(prompts: Iterable[str]) -> Iterator[tuple[int, str]]:
         yield index, prompt
 
 
+def check_prompts(prompts: Iterable[str]) -> None:
+    """A known list is checked before anything is sent: a bad item is a bug in the caller."""
+    if isinstance(prompts, (list, tuple)):
+        for index, prompt in enumerate(prompts):
+            if not isinstance(prompt, str):
+                raise TypeError(f"prompt {index} is {type(prompt).__name__}, not str")
+
+
+async def run_job(
+    engine: Engine,
+    prompts: Iterable[str],
+    *,
+    system_prompt: str | None,
+    n: int,
+    params: dict[str, object],
+    concurrency: int,
+    checkpoint: Checkpoint | None = None,
+    progress: bool | None = False,
+) -> AsyncIterator[tuple[int, ItemResult]]:
+    """Yield ``(index, outputs or exception)`` for every prompt, as items finish."""
+    check_prompts(prompts)
+    items = _checked(prompts)
+    total = len(prompts) if isinstance(prompts, Sized) else None
+    queue: asyncio.Queue[tuple[int, ItemResult] | None] = asyncio.Queue(maxsize=concurrency)
+    fatal: list[BaseException] = []
+    keyed = checkpoint is not None or engine.cache is not None
+
+    async def worker() -> None:
+        for index, prompt in items:
+            if fatal:
+                return
+            request = engine.request(to_messages(prompt, system_prompt), n, params)
+            key = engine.cache_key(request) if keyed else None
+            try:
+                if checkpoint is not None and key is not None:
+                    restored = checkpoint.restored(index, key)
+                    if restored is not None:
+                        await queue.put((index, restored))
+                        continue
+                response = await engine.complete(request, key)
+            except _FATAL as error:
+                fatal.append(error)
+                return
+            except Exception as error:
+                if checkpoint is not None and key is not None:
+                    checkpoint.write(index, key, None, None, error)
+                await queue.put((index, error))
+                continue
+            if checkpoint is not None and key is not None:
+                checkpoint.write(index, key, response.texts, response.usage, None)
+            await queue.put((index, response.texts))
+
+    async def run_workers() -> None:
+        try:
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+        except Exception as error:  # e.g. a non-str prompt from a generator
+            fatal.append(error)
+        finally:
+            await queue.put(None)
+
+    bar = Progress(progress, total, engine.stats, desc=engine.model)
+    runner = asyncio.ensure_future(run_workers())
+    completed = False
+    try:
+        while (item := await queue.get()) is not None:
+            bar.advance(failed=isinstance(item[1], BaseException))
+            yield item
+        if fatal:
+            raise fatal[0]
+        completed = True
+    finally:
+        if not runner.done():
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+        bar.close()
+        if checkpoint is not None:
+            # Only a finished job is rewritten in order; an interrupted one stays append-only
+            # (every line valid), ready to resume.
+            if completed:
+                checkpoint.finish()
+            else:
+                checkpoint.close()
+
+
 async def generate_all(
     engine: Engine,
     prompts: Iterable[str],
@@ -45,47 +133,25 @@ async def generate_all(
     params: dict[str, object],
     concurrency: int,
     on_error: OnError,
-) -> list[list[str]] | list[list[str] | BaseException]:
-    if isinstance(prompts, (list, tuple)):
-        # A known list is checked before anything is sent: a bad item is a bug in the caller.
-        for index, prompt in enumerate(prompts):
-            if not isinstance(prompt, str):
-                raise TypeError(f"prompt {index} is {type(prompt).__name__}, not str")
-        if not prompts:
-            return []
-    items = _checked(prompts)
-    results: dict[int, list[str]] = {}
+    checkpoint: Checkpoint | None = None,
+    progress: bool | None = False,
+) -> list[list[str]] | list[ItemResult]:
+    results: dict[int, ItemResult] = {}
     errors: dict[int, BaseException] = {}
-    fatal: list[BaseException] = []
-
-    async def worker() -> None:
-        for index, prompt in items:
-            if fatal:
-                return
-            request = engine.request(to_messages(prompt, system_prompt), n, params)
-            try:
-                response = await engine.complete(request)
-            except _FATAL as error:
-                fatal.append(error)
-                return
-            except Exception as error:
-                errors[index] = error
-            else:
-                results[index] = response.texts
-
-    workers = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
-    try:
-        await asyncio.gather(*workers)
-    except BaseException:
-        for task in workers:
-            task.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
-        raise
-    if fatal:
-        raise fatal[0]
-    total = len(results) + len(errors)
-    if on_error == "return":
-        return [results[i] if i in results else errors[i] for i in range(total)]
-    if errors:
-        raise GenerationError([results.get(i) for i in range(total)], errors)
-    return [results[i] for i in range(total)]
+    async for index, result in run_job(
+        engine,
+        prompts,
+        system_prompt=system_prompt,
+        n=n,
+        params=params,
+        concurrency=concurrency,
+        checkpoint=checkpoint,
+        progress=progress,
+    ):
+        results[index] = result
+        if isinstance(result, BaseException):
+            errors[index] = result
+    ordered = [results[i] for i in range(len(results))]
+    if on_error == "return" or not errors:
+        return ordered
+    raise GenerationError([None if isinstance(r, BaseException) else r for r in ordered], errors)

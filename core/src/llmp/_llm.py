@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from llmp._cache import DiskCache, shared_cache
+from llmp._checkpoint import Checkpoint
 from llmp._engine import Engine
 from llmp._global_slots import global_slots_from_env
-from llmp._jobs import OnError, generate_all, to_messages
+from llmp._jobs import ItemResult, OnError, generate_all, run_job, to_messages
 from llmp._keys import key_pool
 from llmp._plugins import Registry, default_registry
 from llmp._retry import RetryPolicy
@@ -112,14 +113,21 @@ class LLM:
         n: int = 1,
         *,
         on_error: OnError = "raise",
+        output_jsonl: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
         **params: Any,
-    ) -> list[list[str]] | list[list[str] | BaseException]:
+    ) -> list[list[str]] | list[ItemResult]:
         """Generate `n` samples for each prompt, in prompt order.
 
         Any iterable works, including a generator of millions of prompts: at most
-        `max_concurrent` are in flight at once. When some prompts fail, ``on_error="raise"``
-        (default) raises `llmp.errors.GenerationError` carrying every finished result and every
-        per-item error; ``on_error="return"`` puts the exception in place of that prompt's list.
+        `max_concurrent` are in flight and in memory at once. When some prompts fail,
+        ``on_error="raise"`` (default) raises `llmp.errors.GenerationError` carrying every
+        finished result and every per-item error; ``on_error="return"`` puts the exception in
+        place of that prompt's list.
+
+        ``output_jsonl=PATH`` checkpoints every finished item as it finishes; calling again with
+        the same prompts resumes, never re-sending a finished prompt. ``progress`` shows a bar
+        (default: only on a terminal).
         """
         if isinstance(prompts, str):
             prompts = [prompts]
@@ -134,6 +142,8 @@ class LLM:
             params=self._params(params),
             concurrency=self.max_concurrent,
             on_error=on_error,
+            checkpoint=Checkpoint(output_jsonl) if output_jsonl is not None else None,
+            progress=progress,
         )
 
     def generate(
@@ -143,10 +153,65 @@ class LLM:
         n: int = 1,
         *,
         on_error: OnError = "raise",
+        output_jsonl: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
         **params: Any,
-    ) -> list[list[str]] | list[list[str] | BaseException]:
+    ) -> list[list[str]] | list[ItemResult]:
         """Synchronous `agenerate`; works inside Jupyter and other running event loops."""
-        return run_sync(self.agenerate(prompts, system_prompt, n, on_error=on_error, **params))
+        return run_sync(
+            self.agenerate(
+                prompts,
+                system_prompt,
+                n,
+                on_error=on_error,
+                output_jsonl=output_jsonl,
+                progress=progress,
+                **params,
+            )
+        )
+
+    def aiter_generate(
+        self,
+        prompts: str | Iterable[str],
+        system_prompt: str | None = None,
+        n: int = 1,
+        *,
+        output_jsonl: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+        **params: Any,
+    ) -> AsyncIterator[tuple[int, ItemResult]]:
+        """Yield ``(index, outputs)`` as items finish (not in prompt order); a failed item
+        yields its exception in place of the outputs. For writing results as they come."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        _check_n(n)
+        return run_job(
+            self._engine,
+            prompts,
+            system_prompt=system_prompt,
+            n=n,
+            params=self._params(params),
+            concurrency=self.max_concurrent,
+            checkpoint=Checkpoint(output_jsonl) if output_jsonl is not None else None,
+            progress=progress,
+        )
+
+    def iter_generate(
+        self,
+        prompts: str | Iterable[str],
+        system_prompt: str | None = None,
+        n: int = 1,
+        *,
+        output_jsonl: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+        **params: Any,
+    ) -> Iterator[tuple[int, ItemResult]]:
+        """Synchronous `aiter_generate`."""
+        return iterate_sync(
+            self.aiter_generate(
+                prompts, system_prompt, n, output_jsonl=output_jsonl, progress=progress, **params
+            )
+        )
 
     # -- chat --------------------------------------------------------------------------------
 

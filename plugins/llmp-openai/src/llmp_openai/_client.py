@@ -26,6 +26,7 @@ NO_KEY = "no-key-needed"
 # SETTINGS_MAX_CONCURRENT_STREAMS) and queues the rest, so past it we open another connection.
 STREAMS_PER_CONNECTION = 100
 MAX_HTTP2_CONNECTIONS = 16
+SPARE_HTTP2_CONNECTIONS = 4
 # HTTP/1.1 carries one request per connection: the pool must be as large as the concurrency.
 MAX_HTTP1_CONNECTIONS = 1024
 
@@ -72,7 +73,9 @@ class OpenAIClient:
 
     def _new_lane(self) -> _Lane:
         openai, httpx2 = _import_sdk()
-        limit = 1 if self.http2 else MAX_HTTP1_CONNECTIONS
+        # An HTTP/2 lane multiplexes on one connection, but may need a fresh one when that one
+        # becomes unusable (closed by the server, or left with abandoned streams after timeouts).
+        limit = SPARE_HTTP2_CONNECTIONS if self.http2 else MAX_HTTP1_CONNECTIONS
         http_client = httpx2.AsyncClient(
             http2=self.http2,
             limits=httpx2.Limits(max_connections=limit, max_keepalive_connections=limit),
