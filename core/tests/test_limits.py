@@ -61,40 +61,47 @@ async def test_cancelled_waiter_does_not_leak_a_slot() -> None:
     await asyncio.wait_for(lim.acquire(), 1)
 
 
-async def test_pacing_pauses_until_reset_when_budget_is_in_flight() -> None:
-    lim = AIMDLimiter(8)
-    await lim.acquire()
-    lim.on_success(RateLimitInfo(remaining_requests=0, reset_requests=0.2))
-    lim.release()
-    assert lim.paused_for > 0.1
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    await asyncio.wait_for(lim.acquire(), 2)
-    assert loop.time() - t0 >= 0.15
-
-
 def test_ceiling_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_concurrent"):
         AIMDLimiter(0)
 
 
-async def test_pacing_waits_for_the_deficit_not_the_full_reset() -> None:
+async def test_pacing_spaces_requests_at_the_refill_rate_when_budget_is_short() -> None:
     lim = AIMDLimiter(8)
-    for _ in range(3):
-        await lim.acquire()
-    # 600 RPM bucket, empty: full again in 60 s, but one request's worth refills in 0.1 s.
-    # With 3 in flight the next needs 4 units: 0.4 s, not 60 s.
-    lim.observe(RateLimitInfo(limit_requests=600, remaining_requests=0, reset_requests=60.0))
-    assert 0.3 < lim.paused_for <= 0.4
-    lim.observe(RateLimitInfo(limit_requests=600, remaining_requests=50, reset_requests=55.0))
-    assert lim.paused_for <= 0.4, "enough budget left: no further pause"
+    await lim.acquire()
+    # 600 RPM, 2 left: full again in 59.8 s, i.e. refilling at 10 requests per second.
+    lim.on_success(RateLimitInfo(limit_requests=600, remaining_requests=2, reset_requests=59.8))
+    lim.release()
+    assert lim.interval == pytest.approx(0.1)
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    for _ in range(4):
+        await asyncio.wait_for(lim.acquire(), 2)
+    # Spaced 0.1 s apart instead of released at once: three gaps after the first start.
+    assert loop.time() - t0 >= 0.29
+    lim.observe(RateLimitInfo(limit_requests=600, remaining_requests=500, reset_requests=10.0))
+    assert lim.interval == 0.0, "plenty of budget: no pacing"
 
 
-async def test_token_pacing_uses_the_running_mean_of_tokens_per_request() -> None:
+async def test_token_budget_paces_by_the_mean_tokens_per_request() -> None:
     lim = AIMDLimiter(4)
     await lim.acquire()
     for _ in range(50):
         lim.on_success(tokens=1000)
-    assert lim.paused_for == 0
+    assert lim.interval == 0
+    # 60k TPM refilling at ~1000 tokens/s and ~1000 tokens per request: about one per second.
     lim.observe(RateLimitInfo(limit_tokens=60_000, remaining_tokens=500, reset_tokens=59.5))
-    assert lim.paused_for > 0.5
+    assert 0.9 < lim.interval < 1.1
+
+
+async def test_retry_after_pauses_new_requests() -> None:
+    lim = AIMDLimiter(4)
+    start = await lim.acquire()
+    lim.release()
+    lim.on_rate_limited(start, retry_after=0.2)
+    assert lim.window == 2.0
+    assert lim.paused_for > 0.1
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    await asyncio.wait_for(lim.acquire(), 2)
+    assert loop.time() - t0 >= 0.15

@@ -65,11 +65,26 @@ class Engine:
             weakref.WeakKeyDictionary()
         )
         self._hook = registry.hook
+        self._params_memo: tuple[dict[str, Any], dict[str, Any]] | None = None
 
     # -- building blocks ---------------------------------------------------------------------
 
     def request(self, messages: list[ChatMessage], n: int, params: dict[str, Any]) -> Request:
-        return Request(self.provider, self.model, messages, n, params, self.timeout)
+        return Request(self.provider, self.model, messages, n, self.effective_params(params), self.timeout)
+
+    def effective_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters as the plugin will send them (its defaults made explicit), so the cache
+        key names them. A job passes one params object for every prompt: ask the plugin once."""
+        memo = self._params_memo
+        if memo is not None and memo[0] is params:
+            return memo[1]
+        effective: dict[str, Any] | None = self._hook.llmp_request_params(
+            provider=self.provider, model=self.model, params=params
+        )
+        if effective is None:
+            effective = params
+        self._params_memo = (params, effective)
+        return effective
 
     def cache_key(self, request: Request) -> str:
         # Everything that changes the answer, nothing that doesn't (keys, timeouts, streaming).
@@ -151,6 +166,7 @@ class Engine:
                     self.stats.failures += 1
                     raise
                 attempt += 1
+                self.stats.retries += 1
                 if delay:
                     await asyncio.sleep(delay)  # holding no slot while we wait
                 continue
@@ -173,10 +189,15 @@ class Engine:
         self, error: ProviderError, api_key: str | None, limiter: AIMDLimiter, started: float, attempt: int
     ) -> float | None:
         """Update limits and keys for `error`; return the delay before retrying, or None to give up."""
+        if error.usage is not None:
+            # The provider billed this attempt (e.g. an answer with no text): count it.
+            self.record(Response([], error.usage))
         if isinstance(error, RateLimitError):
             limiter.on_rate_limited(started, error.retry_after)
             if self.keys is not None and api_key is not None:
                 self.keys.rate_limited(api_key, error.retry_after)
+                if attempt < self.retry.max_retries and self.keys.other_available(api_key):
+                    return 0.0  # another key is ready: no need to wait out this one's cool-down
         if isinstance(error, AuthenticationError) and self.keys is not None and api_key is not None:
             # A rejected key steps aside; try the next one at once (it is not the server's fault).
             if len(self.keys) > 1 and self.keys.rejected(api_key) and attempt < self.retry.max_retries + 3:
@@ -233,6 +254,7 @@ class Engine:
                     self.stats.failures += 1
                     raise
                 attempt += 1
+                self.stats.retries += 1
                 if delay:
                     await asyncio.sleep(delay)
                 continue

@@ -73,6 +73,13 @@ class KeyPool:
             with self._lock:
                 self._cooldown_until[key] = time.monotonic() + (retry_after or 1.0)
 
+    def other_available(self, key: str) -> bool:
+        """Whether a key other than `key` is usable right now (not retired, not cooling)."""
+        now = time.monotonic()
+        return any(
+            k != key and k not in self._dead and self._cooldown_until.get(k, 0.0) <= now for k in self.keys
+        )
+
     def rejected(self, key: str) -> bool:
         """Retire a key that got 401/403. True if another key remains to try."""
         with self._lock:

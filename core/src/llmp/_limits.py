@@ -5,9 +5,11 @@ only once per burst: a 429 for a request that was already in flight when the win
 carries no new information (it was sent under the old, larger window), so it is ignored. Each
 success grows the window by 1/window, i.e. by one slot per window's worth of successes.
 
-Pacing acts before a 429 happens: when a response says the requests (or tokens) remaining in the
-provider's current window are already spoken for by what is in flight, new acquisitions wait until
-the provider's reset time. A waiter never holds a slot while it waits.
+Pacing acts before a 429 happens. Providers refill their budgets continuously and report
+``remaining`` and ``reset`` (the time until the budget is full again), which gives the refill
+rate: (limit - remaining) / reset. While what remains cannot cover a window of requests, new
+requests are spaced at that rate instead of being released in a burst that the provider would
+answer with 429s. A waiter never holds a slot while it waits.
 
 One limiter belongs to one event loop (it uses that loop's futures and timers).
 """
@@ -27,13 +29,16 @@ _now = time.monotonic
 
 
 class AIMDLimiter:
-    """Additive-increase / multiplicative-decrease concurrency window."""
+    """Additive-increase / multiplicative-decrease concurrency window with rate pacing."""
 
     __slots__ = (
+        "_interval",
         "_last_decrease",
         "_loop",
-        "_pause_handle",
+        "_next_start",
         "_pause_until",
+        "_timer",
+        "_timer_at",
         "_tokens_per_request",
         "_waiters",
         "ceiling",
@@ -48,81 +53,86 @@ class AIMDLimiter:
         self.ceiling = ceiling
         self.window = float(ceiling)
         self.in_flight = 0
-        #: Highest in-flight count seen; a test and a progress bar read it.
+        #: Highest in-flight count seen.
         self.max_in_flight = 0
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._last_decrease = float("-inf")
         self._pause_until = 0.0
-        self._pause_handle: asyncio.TimerHandle | None = None
+        #: Seconds between request starts while pacing (0: no pacing), and the next start time.
+        self._interval = 0.0
+        self._next_start = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._tokens_per_request = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- acquire / release -------------------------------------------------------------------
 
-    def _has_room(self) -> bool:
-        return self.in_flight < max(1, int(self.window)) and _now() >= self._pause_until
+    def _gate(self) -> float:
+        """The earliest moment the next request may start."""
+        return self._pause_until if self._pause_until > self._next_start else self._next_start
 
     async def acquire(self) -> float:
         """Wait for a slot; return the monotonic time the request starts (for `on_rate_limited`)."""
-        if not self._waiters and self._has_room():
-            self._take()
-            return _now()
+        now = _now()
+        if not self._waiters and self.in_flight < max(1, int(self.window)) and now >= self._gate():
+            self._take(now)
+            return now
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
         fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append(fut)
-        if _now() < self._pause_until:
-            self._schedule_unpause()
+        self._wake()
         try:
             await fut
         except BaseException:
             # Cancelled while waiting: if we had been handed a slot, give it back.
             if fut.done() and not fut.cancelled():
-                self._release_slot()
+                self.release()
             else:
-                self._remove_waiter(fut)
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(fut)
             raise
         return _now()
 
-    def _remove_waiter(self, fut: asyncio.Future[None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._waiters.remove(fut)
-
-    def _take(self) -> None:
+    def _take(self, now: float) -> None:
         self.in_flight += 1
         if self.in_flight > self.max_in_flight:
             self.max_in_flight = self.in_flight
-
-    def _release_slot(self) -> None:
-        self.in_flight -= 1
-        self._wake()
+        if self._interval:
+            self._next_start = max(now, self._next_start) + self._interval
 
     def release(self) -> None:
         """Give a slot back. Call exactly once per successful `acquire`, before any backoff sleep."""
-        self._release_slot()
+        self.in_flight -= 1
+        self._wake()
 
     def _wake(self) -> None:
-        now = _now()
-        if now < self._pause_until:
-            self._schedule_unpause()
-            return
         limit = max(1, int(self.window))
-        while self._waiters and self.in_flight < limit:
-            fut = self._waiters.popleft()
+        waiters = self._waiters
+        while waiters and self.in_flight < limit:
+            now = _now()
+            gate = self._gate()
+            if now < gate:
+                self._wake_at(gate)
+                return
+            fut = waiters.popleft()
             if not fut.done():
-                self._take()  # the slot is handed over, so nobody can overtake the waiter
+                self._take(now)  # the slot is handed over, so nobody can overtake the waiter
                 fut.set_result(None)
 
-    def _schedule_unpause(self) -> None:
-        if self._pause_handle is not None or not self._waiters:
-            return
+    def _wake_at(self, when: float) -> None:
+        if self._timer is not None:
+            if self._timer_at <= when:
+                return
+            self._timer.cancel()
         loop = self._loop or asyncio.get_running_loop()
         self._loop = loop
-        delay = max(0.0, self._pause_until - _now())
-        self._pause_handle = loop.call_later(delay, self._unpause)
+        self._timer_at = when
+        self._timer = loop.call_later(max(0.0, when - _now()), self._on_timer)
 
-    def _unpause(self) -> None:
-        self._pause_handle = None
+    def _on_timer(self) -> None:
+        self._timer = None
         self._wake()
 
     # -- feedback ----------------------------------------------------------------------------
@@ -133,7 +143,7 @@ class AIMDLimiter:
             self.window = min(float(self.ceiling), self.window + 1.0 / self.window)
             self._wake()
         if tokens:
-            # A running mean of tokens per request, to judge whether remaining tokens suffice.
+            # A running mean of tokens per request, to turn a token budget into a request rate.
             self._tokens_per_request += (tokens - self._tokens_per_request) * 0.1
         if rate_limit is not None:
             self.observe(rate_limit)
@@ -145,47 +155,42 @@ class AIMDLimiter:
             self.window = max(1.0, self.window / 2.0)
             self._last_decrease = now
         if retry_after:
-            self._pause(now + retry_after)
+            self._pause_until = max(self._pause_until, now + retry_after)
 
     def observe(self, info: RateLimitInfo) -> None:
-        """Pause new requests when what remains of the provider's budget is already in flight."""
-        wait = max(
-            _refill_wait(
-                info.limit_requests, info.remaining_requests, info.reset_requests, needed=self.in_flight + 1
-            ),
-            _refill_wait(
+        """Space requests at the provider's refill rate while its budget is short."""
+        headroom = self.window + self.in_flight
+        interval = max(
+            _spacing(info.limit_requests, info.remaining_requests, info.reset_requests, 1.0, headroom),
+            _spacing(
                 info.limit_tokens,
                 info.remaining_tokens,
                 info.reset_tokens,
-                needed=self._tokens_per_request * (self.in_flight + 1),
+                self._tokens_per_request,
+                headroom * self._tokens_per_request,
             ),
         )
-        if wait > 0:
-            self._pause(_now() + wait)
-
-    def _pause(self, until: float) -> None:
-        if until > self._pause_until:
-            self._pause_until = until
-            if self._pause_handle is not None:
-                self._pause_handle.cancel()
-                self._pause_handle = None
-            self._schedule_unpause()
+        self._interval = interval
+        if interval and self._waiters:
+            self._wake()
 
     @property
     def paused_for(self) -> float:
-        return max(0.0, self._pause_until - _now())
+        return max(0.0, self._gate() - _now())
+
+    @property
+    def interval(self) -> float:
+        return self._interval
 
 
-def _refill_wait(limit: int | None, remaining: int | None, reset: float | None, needed: float) -> float:
-    """Seconds until the provider's budget holds `needed` units, 0 if it already does.
-
-    Providers refill continuously and report `reset` as the time until the budget is *full*, so
-    the refill rate is (limit - remaining) / reset. Waiting for the whole reset would throttle far
-    below the allowed rate; waiting for just the deficit keeps us at it.
-    """
-    if remaining is None or reset is None or needed <= 0 or remaining >= needed:
+def _spacing(
+    limit: int | None, remaining: int | None, reset: float | None, cost: float, headroom: float
+) -> float:
+    """Seconds between requests that keeps within a budget refilling at its reported rate, or 0
+    while the budget has room for `headroom` more units (no pacing needed)."""
+    if remaining is None or reset is None or cost <= 0 or remaining >= headroom:
         return 0.0
     if limit is None or limit <= remaining or reset <= 0:
-        return max(0.0, reset)
-    rate = (limit - remaining) / reset
-    return (needed - remaining) / rate
+        return 0.0
+    rate = (limit - remaining) / reset  # units per second
+    return cost / rate

@@ -26,6 +26,8 @@ class UsageStats:
     requests: int = 0
     cache_hits: int = 0
     failures: int = 0
+    #: Attempts that failed and were tried again (429s, 5xx, timeouts, dropped connections).
+    retries: int = 0
 
     def record(self, usage: Usage, cost: Cost | None) -> None:
         self.input_tokens += usage.input_tokens
@@ -41,7 +43,8 @@ class UsageStats:
     def __str__(self) -> str:
         cost = "unknown" if self.cost is None else f"${self.cost:.6f}"
         return (
-            f"{self.requests} requests, {self.cache_hits} cache hits, {self.failures} failures; "
+            f"{self.requests} requests, {self.cache_hits} cache hits, {self.failures} failures, "
+            f"{self.retries} retries; "
             f"tokens in {self.input_tokens} (cached {self.cached_input_tokens}), out {self.output_tokens} "
             f"(reasoning {self.reasoning_tokens}); cost {cost}"
         )

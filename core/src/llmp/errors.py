@@ -19,6 +19,7 @@ LLMPError
 │   ├── ProviderConnectionError     could not connect / connection dropped: retried
 │   │   └── TLSError                certificate not trusted: not retried
 │   └── MalformedResponseError      a body or stream the plugin could not parse: retried
+│       └── EmptyResponseError      an answer with no text (output spent on thinking, a block)
 └── GenerationError                 a job finished with failed items; carries every result
 ```
 
@@ -32,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from llmp.types import RateLimitInfo
+from llmp.types import RateLimitInfo, Usage
 
 __all__ = [
     "AuthenticationError",
@@ -40,6 +41,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ContextWindowExceededError",
+    "EmptyResponseError",
     "GenerationError",
     "LLMPError",
     "MalformedResponseError",
@@ -109,8 +111,11 @@ class ProviderError(LLMPError):
         retry_after: float | None = None,
         rate_limit: RateLimitInfo | None = None,
         body: Any = None,
+        usage: Usage | None = None,
     ) -> None:
         self.message = message
+        #: Tokens the provider billed for this failed request (an empty answer still costs).
+        self.usage = usage
         self.provider = provider
         self.status_code = status_code
         self.retry_after = retry_after
@@ -179,6 +184,26 @@ class MalformedResponseError(ProviderError):
     """The provider sent a body or stream that could not be parsed (truncated, bad JSON). Retried."""
 
     retryable = True
+
+
+class EmptyResponseError(MalformedResponseError):
+    """The provider answered without text: the output budget was spent on thinking
+    (``finish_reason="length"``), the answer was blocked, or the stream was empty. Content is
+    never silently ``""``. Retried only when the same request could end differently
+    (`retryable`); `usage` holds the billed tokens."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        finish_reason: str | None = None,
+        retryable: bool = False,
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, usage=usage)
+        self.finish_reason = finish_reason
+        self.retryable = retryable
 
 
 class GenerationError(LLMPError):

@@ -90,6 +90,19 @@ class LlmpSpec:
         """
 
     @hookspec(firstresult=True)
+    def llmp_request_params(
+        self, provider: str, model: str, params: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Return `params` as they will actually be sent to `model` (defaults the plugin fills in
+        made explicit), or None to leave them as given.
+
+        Stops at the first non-None result. The core keys its cache on the result, so a default
+        that changes the answer (Gemini's thinking budget, say) is part of the key, and a later
+        change of that default cannot serve stale answers. Called once per distinct params
+        object, not per prompt.
+        """
+
+    @hookspec(firstresult=True)
     def llmp_price(self, provider: str, model: str, usage: Usage, mode: PriceMode) -> Cost | None:
         """Return the cost in USD of `usage` on `model` (the provider's own model name), or None
         when this plugin has no price for it.

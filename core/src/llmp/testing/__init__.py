@@ -100,18 +100,6 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in __all__:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOMES.get(name, '_faults')}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
-
 # The fake Gemini server (llmp-gemini's wire), loaded lazily like the names above.
 if TYPE_CHECKING:
     from llmp.testing._fake_gemini import FakeGeminiServer, GeminiRequestRecord

@@ -80,6 +80,8 @@ class FakeOpenAIState:
         self.cached_tokens: TokenCount = 0
         self.reasoning_tokens: TokenCount = 0
         self._faults = FaultSchedule()
+        self._clock = clock
+        self._default_limits = (rpm, tpm)
         self._limiter = RateLimiter(rpm, tpm, clock)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -103,7 +105,7 @@ class FakeOpenAIState:
         for name, value in self._defaults.items():
             setattr(self, name, value)
         self._faults.clear()
-        self._limiter.reset()
+        self._limiter = RateLimiter(*self._default_limits, self._clock)
         with self._lock:
             self._records = []
             self._request_count = 0
@@ -114,6 +116,14 @@ class FakeOpenAIState:
             # End Slow waits left over from before the reset so they stop holding connections.
             with contextlib.suppress(RuntimeError):  # the server's loop is already closed
                 self._loop.call_soon_threadsafe(self._wake_sleepers)
+
+    def set_rate_limits(
+        self, rpm: int | None = None, tpm: int | None = None, *, period: float = 60.0
+    ) -> None:
+        """Enforce new budgets from now on, starting full; `period` is the seconds over which a
+        budget refills completely (60 for per-minute limits; shrink it to test pacing in seconds,
+        the reset headers stay truthful). `reset()` restores the constructor's limits."""
+        self._limiter = RateLimiter(rpm, tpm, self._clock, period)
 
     def _wake_sleepers(self) -> None:
         if self._wake is not None:

@@ -49,3 +49,8 @@ def fake_openai(
     yield server
     # Faults a test scheduled but never triggered must not leak into the next test.
     server.reset()
+
+
+# Registered here so pytest sees them; the module imports only pytest until a fixture runs.
+from llmp.testing._pytest_anthropic import fake_anthropic, fake_anthropic_server  # noqa: E402, F401
+from llmp.testing._pytest_gemini import fake_gemini, fake_gemini_server  # noqa: E402, F401

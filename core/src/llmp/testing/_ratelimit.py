@@ -25,10 +25,10 @@ _PERIOD = 60.0
 class _Bucket:
     __slots__ = ("enforced", "last", "level", "limit", "rate")
 
-    def __init__(self, limit: int, enforced: bool, now: float):
+    def __init__(self, limit: int, enforced: bool, now: float, period: float = _PERIOD):
         self.limit = limit
         self.enforced = enforced
-        self.rate = limit / _PERIOD
+        self.rate = limit / period
         self.level = float(limit)
         self.last = now
 
@@ -88,18 +88,21 @@ class Admission:
 class RateLimiter:
     """Both budgets; thread-safe because ``reset()`` comes from the test's thread."""
 
-    def __init__(self, rpm: int | None, tpm: int | None, clock: Callable[[], float]):
+    def __init__(self, rpm: int | None, tpm: int | None, clock: Callable[[], float], period: float = _PERIOD):
         self._clock = clock
         self._rpm = rpm
         self._tpm = tpm
+        # Seconds over which a budget refills completely: 60 for real per-minute limits; tests
+        # shrink it so a rate-limited job runs in seconds with truthful reset headers.
+        self._period = period
         self._lock = threading.Lock()
         self.reset()
 
     def reset(self) -> None:
         now = self._clock()
         with self._lock:
-            self._requests = _Bucket(self._rpm or DEFAULT_RPM, self._rpm is not None, now)
-            self._tokens = _Bucket(self._tpm or DEFAULT_TPM, self._tpm is not None, now)
+            self._requests = _Bucket(self._rpm or DEFAULT_RPM, self._rpm is not None, now, self._period)
+            self._tokens = _Bucket(self._tpm or DEFAULT_TPM, self._tpm is not None, now, self._period)
 
     def _headers(self) -> list[tuple[bytes, bytes]]:
         return self._requests.headers(b"requests") + self._tokens.headers(b"tokens")

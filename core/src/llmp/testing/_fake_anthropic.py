@@ -1,0 +1,383 @@
+"""``FakeAnthropicServer``: Anthropic's Messages API (``POST /v1/messages``) over TLS, HTTP/2 and HTTP/1.1.
+
+It checks the ``x-api-key`` and ``anthropic-version`` headers and the request body the way the API
+does, answers with Anthropic's message JSON or its SSE event stream, sends the
+``anthropic-ratelimit-*`` and ``request-id`` headers, records every request and injects the faults of
+`llmp.testing._faults` with errors in Anthropic's ``{"type": "error", "error": {...}}`` shape.
+
+The knobs, fault schedule, records, counters and rate-limit buckets are the fake OpenAI server's
+(`FakeOpenAIState`), so both fakes behave the same way for a test; only the wire differs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from llmp.testing import _anthropic_wire as wire
+from llmp.testing._fake_openai_app import _pause, _wait_unless_gone
+from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
+from llmp.testing._faults import (
+    MalformedChunk,
+    ResetMidStream,
+    Slow,
+    StatusError,
+    StreamFault,
+    TruncatedStream,
+)
+from llmp.testing._openai_wire import ErrorResponse, ReplyFn, load_json, split_events
+from llmp.testing._server import BackgroundServer, Receive, Scope, Send, ServerOptions, reset_stream
+
+__all__ = ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
+
+DEFAULT_ANTHROPIC_MODELS = (
+    "claude-opus-4-6",
+    "claude-sonnet-4-6",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+)
+_SSE = (b"content-type", b"text/event-stream; charset=utf-8")
+_MALFORMED = b"event: content_block_delta\ndata: {not json\n\n"
+_log = logging.getLogger(__name__)
+
+
+def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
+    return value(body) if callable(value) else value
+
+
+class FakeAnthropicServer(FakeOpenAIState):
+    """A local Anthropic Messages API for tests and demos.
+
+    Use as a context manager or call :meth:`start` / :meth:`stop`. Clients reach it at
+    :attr:`base_url` (``https://127.0.0.1:<port>``, no ``/v1``: like the anthropic SDK's base URL
+    and litellm's ``api_base``, it is the origin the client appends ``/v1/messages`` to) and trust it
+    through ``SSL_CERT_FILE`` set to :attr:`ca_path`.
+
+    Knobs (keyword-only; the first five and ``context_window`` can be changed on a running server
+    and are restored by :meth:`reset`):
+
+    - ``reply_fn(body, index) -> str``: the reply text. Default ``"Echo: <last user text>"``.
+    - ``ttft`` / ``token_delay``: seconds before the first byte / between stream steps.
+    - ``chunk_count``: ``text_delta`` events per reply (default: one per word).
+    - ``cache_read_tokens`` / ``cache_creation_tokens`` (int, or a function of the request body):
+      reported as ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` and carved out of
+      the prompt's words, so ``input_tokens`` is the uncached rest (never below 0), as the API counts.
+    - ``api_keys``: accepted ``x-api-key`` values; ``None`` accepts any. :attr:`api_key` always works.
+    - ``rpm`` / ``tpm``: enforce per-minute budgets (429 ``rate_limit_error`` with ``retry-after``).
+    - ``context_window``: prompts longer than this many words fail with "prompt is too long".
+    - ``models`` / ``strict_models``: with ``strict_models``, other models are a 404.
+    - ``record``: keep :class:`RequestRecord` s in :attr:`requests` (counters are always kept).
+    """
+
+    def __init__(
+        self,
+        *,
+        reply_fn: ReplyFn | None = None,
+        ttft: float = 0.0,
+        token_delay: float = 0.0,
+        chunk_count: int | None = None,
+        cache_read_tokens: TokenCount = 0,
+        cache_creation_tokens: TokenCount = 0,
+        api_keys: Iterable[str] | None = None,
+        rpm: int | None = None,
+        tpm: int | None = None,
+        context_window: int = 200_000,
+        models: Iterable[str] | None = None,
+        strict_models: bool = False,
+        record: bool = True,
+        options: ServerOptions | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        keys = list(api_keys) if api_keys is not None else None
+        super().__init__(
+            reply_fn=reply_fn or wire.default_reply,
+            ttft=ttft,
+            token_delay=token_delay,
+            chunk_count=chunk_count,
+            cached_tokens=cache_read_tokens,
+            api_keys=keys,
+            rpm=rpm,
+            tpm=tpm,
+            models=models if models is not None else DEFAULT_ANTHROPIC_MODELS,
+            strict_models=strict_models,
+            record=record,
+            clock=clock,
+        )
+        if not keys:
+            self.api_key = "sk-ant-test-" + secrets.token_hex(12)
+        # Two more knobs that reset() restores, like the shared ones.
+        self.cache_creation_tokens: TokenCount = cache_creation_tokens
+        self.context_window = context_window
+        self._defaults.update(cache_creation_tokens=cache_creation_tokens, context_window=context_window)
+        self._server = BackgroundServer(self, options=options)
+
+    # The shared state calls the read knob ``cached_tokens``; Anthropic calls it a cache read.
+    @property
+    def cache_read_tokens(self) -> TokenCount:
+        return self.cached_tokens
+
+    @cache_read_tokens.setter
+    def cache_read_tokens(self, value: TokenCount) -> None:
+        self.cached_tokens = value
+
+    # ----- lifecycle -----
+
+    @property
+    def base_url(self) -> str:
+        return self._server.origin
+
+    @property
+    def ca_path(self) -> Path:
+        return self._server.tls.ca_path
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+    @property
+    def running(self) -> bool:
+        return self._server.running
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ----- ASGI -----
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        parts = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            parts += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        record = RequestRecord(
+            scope["method"], scope["path"], scope["http_version"], headers, None, bytes(parts), time.time()
+        )
+        generation = self._begin(record)
+        self._next_id += 1  # only the server's loop thread touches this
+        request_id = f"req_011{self._id_prefix}{self._next_id:010x}"
+        try:
+            await self._route(record, request_id, receive, send)
+        except ErrorResponse as reply:
+            await self._respond(
+                record, send, reply.status, self._error_headers(reply, request_id), reply.body
+            )
+        except Exception as exc:
+            # A broken reply_fn or predicate is a bug in the test: answer 500 saying so (unless the
+            # response already started) and log the traceback where pytest shows it.
+            _log.exception("fake Anthropic server failed on %s %s", record.method, record.path)
+            if record.status is None:
+                broken = wire.error(500, f"fake server error: {exc!r}", "api_error")
+                await self._respond(record, send, 500, self._error_headers(broken, request_id), broken.body)
+            elif record.http_version != "1.1":
+                await reset_stream(send)  # else the client would wait forever for the rest
+        finally:
+            self._end(generation)
+
+    def _error_headers(self, reply: ErrorResponse, request_id: str) -> list[tuple[bytes, bytes]]:
+        headers = [*reply.headers, (b"request-id", request_id.encode())]
+        if not any(name == b"content-type" for name, _ in headers):
+            headers.append(wire.JSON)
+        if any(name.startswith(b"anthropic-ratelimit-") for name, _ in headers):
+            return headers  # a refusal by the rate limiter already reports the buckets
+        return headers + wire.rate_limit_headers(self._limiter.peek(), time.time())
+
+    async def _respond(
+        self,
+        record: RequestRecord,
+        send: Send,
+        status: int,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        more_body: bool = False,
+    ) -> None:
+        record.status = status
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": more_body})
+
+    # ----- the API -----
+
+    async def _route(self, record: RequestRecord, request_id: str, receive: Receive, send: Send) -> None:
+        if record.path != "/v1/messages":
+            raise wire.error(404, "Not Found", "not_found_error")
+        if record.method != "POST":
+            raise wire.error(405, "Method Not Allowed", "invalid_request_error")
+        self._check_headers(record)
+        await self._messages(record, request_id, receive, send)
+
+    def _check_headers(self, record: RequestRecord) -> None:
+        key = record.headers.get("x-api-key", "")
+        if not key:
+            raise wire.error(401, "x-api-key header is required", "authentication_error")
+        if self.api_keys is not None and key not in self.api_keys:
+            raise wire.error(401, "invalid x-api-key", "authentication_error")  # never echo the key
+        if not record.headers.get("anthropic-version"):
+            raise wire.invalid("anthropic-version: header is required")
+
+    async def _messages(self, record: RequestRecord, request_id: str, receive: Receive, send: Send) -> None:
+        record.body = load_json(record.raw_body)
+        request = wire.parse_request(record.body)
+        if self.strict_models and request.model not in self.models:
+            raise wire.error(404, f"model: {request.model}", "not_found_error")
+        if request.input_tokens > self.context_window:
+            raise wire.invalid(
+                f"prompt is too long: {request.input_tokens} tokens > {self.context_window} maximum"
+            )
+        fault = self._faults.take(request.body)
+        record.fault = fault
+        if isinstance(fault, StatusError):
+            raise _status_error(fault)
+        if isinstance(fault, Slow) and not await _wait_unless_gone(
+            receive, fault.seconds, self._wake_event()
+        ):
+            return  # the client gave up; nobody is listening for an answer
+        ttft, token_delay = self.ttft, self.token_delay  # read once: a test may change them meanwhile
+        message_id, reply, usage = self._complete(request, request_id)
+        total = request.input_tokens + reply.output_tokens
+        admission = self._limiter.admit(total)
+        now = time.time()
+        if admission.refused is not None:
+            raise _refused(admission.refused, admission.retry_after, admission.headers, now)
+        headers = [(b"request-id", request_id.encode()), *wire.rate_limit_headers(admission.headers, now)]
+        stream_fault = fault if isinstance(fault, StreamFault) else None
+        if request.stream:
+            steps = wire.stream_steps(message_id, request.model, reply, usage)
+            if ttft > 0 and not await _pause(send, ttft):
+                return
+            headers.insert(0, _SSE)
+            if stream_fault is not None:
+                # Count the opening events too: after_chunks=1 cuts right after message_start.
+                head, _ = split_events(b"".join(steps), stream_fault.after_chunks)
+                await self._broken(record, send, headers, head, stream_fault, streaming=True)
+            elif token_delay <= 0 or len(steps) == 1:
+                await self._respond(record, send, 200, headers, b"".join(steps))
+            else:
+                await self._stream(record, send, headers, steps, token_delay)
+            return
+        wait = ttft + token_delay * max(len(reply.pieces) - 1, 0)
+        if wait > 0 and not await _pause(send, wait):
+            return
+        headers.insert(0, wire.JSON)
+        body = wire.message_body(message_id, request.model, reply, usage)
+        if stream_fault is not None:
+            await self._broken(record, send, headers, body[: len(body) // 2], stream_fault, streaming=False)
+        else:
+            await self._respond(record, send, 200, headers, body)
+
+    def _complete(
+        self, request: wire.MessagesRequest, request_id: str
+    ) -> tuple[str, wire.Reply, dict[str, Any]]:
+        reply = wire.plan_reply(
+            self.reply_fn(request.body, 0),
+            max_tokens=request.max_tokens,
+            stop_sequences=request.stop_sequences,
+            chunk_count=self.chunk_count,
+        )
+        read = _count(self.cached_tokens, request.body)
+        creation = _count(self.cache_creation_tokens, request.body)
+        uncached = max(request.input_tokens - read - creation, 0)
+        usage = wire.make_usage(uncached, reply.output_tokens, cache_read=read, cache_creation=creation)
+        return f"msg_01{request_id[7:]}", reply, usage
+
+    async def _stream(
+        self,
+        record: RequestRecord,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        steps: list[bytes],
+        token_delay: float,
+    ) -> None:
+        record.status = 200
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        last = len(steps) - 1
+        for i, step in enumerate(steps):
+            if i and not await _pause(send, token_delay):
+                return  # the client left mid-stream: stop generating, as a real server does
+            await send({"type": "http.response.body", "body": step, "more_body": i < last})
+
+    async def _broken(
+        self,
+        record: RequestRecord,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        head: bytes,
+        fault: StreamFault,
+        *,
+        streaming: bool,
+    ) -> None:
+        if isinstance(fault, ResetMidStream):
+            await self._respond(record, send, 200, headers, head, more_body=True)
+            if record.http_version == "1.1":
+                return  # returning mid-body makes hypercorn close the connection: the HTTP/1.1 "reset"
+            await reset_stream(send)
+        elif isinstance(fault, TruncatedStream):
+            await self._respond(record, send, 200, headers, head)
+        elif isinstance(fault, MalformedChunk):
+            await self._respond(record, send, 200, headers, head + _MALFORMED if streaming else b"{not json")
+
+
+def _status_error(fault: StatusError) -> ErrorResponse:
+    """A scheduled `StatusError`, in Anthropic's error shape (OpenAI-only types fall back to the
+    status's Anthropic type, so the OpenAI helpers such as ``rate_limited()`` work here too)."""
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", fault.content_type.encode())]
+    if fault.retry_after is not None:
+        headers.append((b"retry-after", _number(fault.retry_after)))
+    if fault.retry_after_ms is not None:
+        headers.append((b"retry-after-ms", _number(fault.retry_after_ms)))
+    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items())
+    if fault.raw_body is not None:
+        return ErrorResponse(fault.status, fault.raw_body, headers)
+    type_, message = wire.error_fields(fault.status, fault.message, fault.type)
+    return ErrorResponse(fault.status, wire.error_body(type_, message), headers)
+
+
+def _refused(kind: str, retry_after: float, limiter_headers: Any, now: float) -> ErrorResponse:
+    """The API's 429 when an enforced budget is short; ``retry-after`` is whole seconds, rounded up."""
+    what = "requests" if kind == "requests" else "request tokens"
+    message = (
+        f"Number of {what} has exceeded your per-minute rate limit "
+        "(https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. "
+        "Please reduce the prompt length or the maximum tokens requested, or try again later."
+    )
+    headers = [wire.JSON, *wire.rate_limit_headers(limiter_headers, now)]
+    if not math.isinf(retry_after):
+        headers.append((b"retry-after", b"%d" % math.ceil(retry_after)))
+    return ErrorResponse(429, wire.error_body("rate_limit_error", message), headers)
+
+
+def _number(value: float) -> bytes:
+    # "2" rather than "2.0": clients parse retry-after as an integer, as HTTP specifies.
+    return b"%d" % value if value == int(value) else repr(value).encode()
