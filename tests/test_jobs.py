@@ -137,3 +137,26 @@ def test_progress_bar_reports_on_request(
     assert "errors" in err
     llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_no_key_in_checkpoint_cache_repr_or_errors(
+    fake_openai: FakeOpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = fake_openai.api_key
+    llm = llmp.LLM("gpt-4.1-mini", cache=tmp_path / "cache")
+    fake_openai.inject(bad_request("rejected prompt"), when=lambda body: body["messages"][-1]["content"] == "bad")
+    out = llm.generate(["good", "bad"], output_jsonl=tmp_path / "job.jsonl", on_error="return")
+    from llmp._cache import shared_cache
+
+    shared_cache(tmp_path / "cache").flush()
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name.endswith(".jsonl") for p in files)
+    assert any("sqlite" in p.name for p in files)
+    for path in files:
+        assert key.encode() not in path.read_bytes(), path
+    texts = [repr(llm), str(llm.usage), repr(llm._engine.keys), repr(out[1]), str(out[1])]
+    assert all(key not in text for text in texts)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-" + "w" * 30)
+    with pytest.raises(AuthenticationError) as info:
+        llmp.LLM("gpt-4.1-mini", cache=False).chat("x")
+    assert "sk-wrong-" not in str(info.value) + repr(info.value)
