@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from llmp._batch import BatchRunner
 from llmp._cache import DiskCache, shared_cache
 from llmp._checkpoint import Checkpoint
 from llmp._engine import Engine
@@ -81,6 +82,7 @@ class LLM:
             stats=self.usage,
             global_slots=global_slots_from_env(),
         )
+        self._batches = BatchRunner(self._engine)
 
     def __repr__(self) -> str:
         return f"LLM({self.model!r}, provider={self.provider!r}, max_concurrent={self.max_concurrent})"
@@ -211,6 +213,81 @@ class LLM:
             self.aiter_generate(
                 prompts, system_prompt, n, output_jsonl=output_jsonl, progress=progress, **params
             )
+        )
+
+    # -- provider batch APIs ----------------------------------------------------------------
+
+    async def abatch_submit(
+        self, prompts: str | Iterable[str], system_prompt: str | None = None, n: int = 1, **params: Any
+    ) -> str:
+        """Submit prompts to the provider's batch API (half price, results within 24 h).
+
+        Returns a self-contained id, ``"<provider>:<count>:<provider id>"``, that any process
+        with an `LLM` of the same provider can pass to `batch_status` / `batch_retrieve`.
+        """
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        _check_n(n)
+        return await self._batches.submit(prompts, system_prompt, n, self._params(params))
+
+    def batch_submit(
+        self, prompts: str | Iterable[str], system_prompt: str | None = None, n: int = 1, **params: Any
+    ) -> str:
+        return run_sync(self.abatch_submit(prompts, system_prompt, n, **params))
+
+    async def abatch_status(self, batch_id: str) -> dict[str, Any]:
+        """``{"status": "in_progress", "counts": {"completed": 1, "failed": 0, "total": 2}, ...}``."""
+        return await self._batches.status(batch_id)
+
+    def batch_status(self, batch_id: str) -> dict[str, Any]:
+        return run_sync(self.abatch_status(batch_id))
+
+    async def abatch_retrieve(self, batch_id: str, *, on_error: OnError = "raise") -> list[Any] | None:
+        """The results in prompt order (like `generate`), or None while the batch is running.
+        Usage is counted at batch prices and every answer is written to the cache."""
+        return await self._batches.retrieve(batch_id, on_error)
+
+    def batch_retrieve(self, batch_id: str, *, on_error: OnError = "raise") -> list[Any] | None:
+        return run_sync(self.abatch_retrieve(batch_id, on_error=on_error))
+
+    async def abatch_cancel(self, batch_id: str) -> dict[str, Any]:
+        return await self._batches.cancel(batch_id)
+
+    def batch_cancel(self, batch_id: str) -> dict[str, Any]:
+        return run_sync(self.abatch_cancel(batch_id))
+
+    async def abatch(
+        self,
+        prompts: str | Iterable[str],
+        system_prompt: str | None = None,
+        n: int = 1,
+        *,
+        poll_interval: float = 60.0,
+        on_error: OnError = "raise",
+        **params: Any,
+    ) -> list[Any]:
+        """Submit, wait (polling every `poll_interval` seconds), and return results like `generate`."""
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        _check_n(n)
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive seconds, got {poll_interval!r}")
+        return await self._batches.run(
+            prompts, system_prompt, n, self._params(params), poll_interval, on_error
+        )
+
+    def batch(
+        self,
+        prompts: str | Iterable[str],
+        system_prompt: str | None = None,
+        n: int = 1,
+        *,
+        poll_interval: float = 60.0,
+        on_error: OnError = "raise",
+        **params: Any,
+    ) -> list[Any]:
+        return run_sync(
+            self.abatch(prompts, system_prompt, n, poll_interval=poll_interval, on_error=on_error, **params)
         )
 
     # -- chat --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ LLMPError
 │   │   └── TLSError                certificate not trusted: not retried
 │   └── MalformedResponseError      a body or stream the plugin could not parse: retried
 │       └── EmptyResponseError      an answer with no text (output spent on thinking, a block)
+│   └── BatchItemError              one request of a provider batch failed, expired or was canceled
 └── GenerationError                 a job finished with failed items; carries every result
 ```
 
@@ -38,6 +39,7 @@ from llmp.types import RateLimitInfo, Usage
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BatchItemError",
     "ConfigurationError",
     "ConflictError",
     "ContextWindowExceededError",
@@ -204,6 +206,15 @@ class EmptyResponseError(MalformedResponseError):
         super().__init__(message, provider=provider, usage=usage)
         self.finish_reason = finish_reason
         self.retryable = retryable
+
+
+class BatchItemError(ProviderError):
+    """One request of a provider batch did not succeed. `kind` is ``"errored"``, ``"expired"``
+    (the batch window ran out first), ``"canceled"`` or ``"missing"``."""
+
+    def __init__(self, message: str, *, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        super().__init__(f"{kind}: {message}" if message else kind, **kwargs)
 
 
 class GenerationError(LLMPError):

@@ -54,3 +54,10 @@ def test_prices() -> None:
     assert c.total == pytest.approx(2 * 3.00 + 7.00)
     assert cost("together", "deepseek-ai/DeepSeek-R1-0528", usage, "batch") is None
     assert cost("together", "Kimi/K2.5", usage, "standard") is None
+
+
+def test_together_has_no_batch_api_and_says_which_do(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LLMP_CACHE_DIR", str(tmp_path))
+    llm = llmp.LLM(MODEL, api_key="sk-together-test")
+    with pytest.raises(llmp.errors.ConfigurationError, match="openai, anthropic, gemini"):
+        llm.batch_submit(["a"])
