@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import llmp
-from llmp.errors import BatchItemError, ConfigurationError, GenerationError
+from llmp.errors import BatchItemError, GenerationError
 from llmp.types import ClientSettings, Cost, Request, Response, Route, Usage
 
 
