@@ -22,6 +22,7 @@ class UsageStats:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
     cost: float | None = 0.0
     requests: int = 0
     cache_hits: int = 0
@@ -34,6 +35,7 @@ class UsageStats:
         self.cached_input_tokens += usage.cached_input_tokens
         self.output_tokens += usage.output_tokens
         self.reasoning_tokens += usage.reasoning_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
         self.requests += 1
         if cost is None:
             self.cost = None

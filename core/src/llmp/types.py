@@ -103,12 +103,15 @@ class Request:
 @dataclass(slots=True)
 class Usage:
     """Token counts. `output_tokens` includes `reasoning_tokens` (both are billed as output);
-    `input_tokens` includes `cached_input_tokens`."""
+    `input_tokens` includes `cached_input_tokens` (read from the provider's prompt cache, billed
+    at a discount) and `cache_write_tokens` (written to it, billed at a premium, e.g. Anthropic's
+    cache creation)."""
 
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -116,15 +119,19 @@ class Usage:
             self.cached_input_tokens + other.cached_input_tokens,
             self.output_tokens + other.output_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
     def to_dict(self) -> dict[str, int]:
-        return {
+        out = {
             "input_tokens": self.input_tokens,
             "cached_input_tokens": self.cached_input_tokens,
             "output_tokens": self.output_tokens,
             "reasoning_tokens": self.reasoning_tokens,
         }
+        if self.cache_write_tokens:
+            out["cache_write_tokens"] = self.cache_write_tokens
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, int]) -> Usage:
@@ -133,6 +140,7 @@ class Usage:
             int(data.get("cached_input_tokens", 0)),
             int(data.get("output_tokens", 0)),
             int(data.get("reasoning_tokens", 0)),
+            int(data.get("cache_write_tokens", 0)),
         )
 
 
