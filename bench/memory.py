@@ -26,8 +26,8 @@ t0 = time.perf_counter()
 results = llm.generate((f"memory check prompt {i}" for i in range(n)), progress=False)
 elapsed = time.perf_counter() - t0
 assert len(results) == n and results[-1] == [f"Echo: memory check prompt {n - 1}"]
-print(json.dumps({"n": n, "seconds": elapsed, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "requests": llm.usage.requests}))
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"n": n, "seconds": elapsed, "peak_rss_mb": peak, "requests": llm.usage.requests}))
 """
 
 
@@ -44,7 +44,9 @@ def run(sizes: list[int]) -> list[dict[str, float]]:
             LLMP_CACHE_DIR=cache,
         )
         for n in sizes:
-            out = subprocess.run([sys.executable, "-c", CHILD, str(n)], env=env, capture_output=True, text=True)
+            out = subprocess.run(
+                [sys.executable, "-c", CHILD, str(n)], env=env, capture_output=True, text=True
+            )
             if out.returncode != 0:
                 raise SystemExit(out.stderr)
             rows.append(json.loads(out.stdout))
@@ -52,7 +54,9 @@ def run(sizes: list[int]) -> list[dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 30_000, 100_000])
     args = parser.parse_args()
     t0 = time.perf_counter()

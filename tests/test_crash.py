@@ -22,7 +22,8 @@ JOB = textwrap.dedent(
     f"""
     import sys, llmp
     llm = llmp.LLM("gpt-4.1-mini", max_concurrent={CONCURRENCY})
-    results = llm.generate([f"crash test {{i}}" for i in range({N})], output_jsonl=sys.argv[1], progress=False)
+    prompts = [f"crash test {{i}}" for i in range({N})]
+    results = llm.generate(prompts, output_jsonl=sys.argv[1], progress=False)
     assert results == [[f"Echo: crash test {{i}}"] for i in range({N})]
     print("complete")
     """

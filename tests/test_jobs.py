@@ -144,7 +144,9 @@ def test_no_key_in_checkpoint_cache_repr_or_errors(
 ) -> None:
     key = fake_openai.api_key
     llm = llmp.LLM("gpt-4.1-mini", cache=tmp_path / "cache")
-    fake_openai.inject(bad_request("rejected prompt"), when=lambda body: body["messages"][-1]["content"] == "bad")
+    fake_openai.inject(
+        bad_request("rejected prompt"), when=lambda body: body["messages"][-1]["content"] == "bad"
+    )
     out = llm.generate(["good", "bad"], output_jsonl=tmp_path / "job.jsonl", on_error="return")
     from llmp._cache import shared_cache
 

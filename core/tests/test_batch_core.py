@@ -135,4 +135,3 @@ def test_malformed_or_foreign_ids_are_value_errors(registry: llmp.Registry, bad:
     llm = llmp.LLM("toy/m", registry=registry)
     with pytest.raises(ValueError, match="batch"):
         llm.batch_status(bad)
-

@@ -16,8 +16,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from llmp.hookspecs import hookimpl
-
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
@@ -26,6 +24,7 @@ if TYPE_CHECKING:
     from llmp._plugins import Registry, default_registry
     from llmp._routes import add_route, routes
     from llmp._usage import UsageStats
+    from llmp.hookspecs import hookimpl
     from llmp.types import Chunk, ClientSettings, Cost, RateLimitInfo, Request, Response, Route, Usage
 
 __all__ = [
@@ -53,6 +52,8 @@ __all__ = [
 
 _LAZY = {
     "LLM": "llmp._llm",
+    # pluggy is most of llmp's import time; only plugin modules and routing need it.
+    "hookimpl": "llmp.hookspecs",
     "multi_generate": "llmp._multi",
     "multi_chat": "llmp._multi",
     "amulti_generate": "llmp._multi",

@@ -117,7 +117,8 @@ class BatchRunner:
         batch_id = format_id(engine.provider, len(requests), str(answer["id"]))
         path = self._manifest_path(batch_id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"id": batch_id, "keys": [engine.cache_key(r) for r in requests]}))
+        manifest = {"id": batch_id, "model": engine.model, "keys": [engine.cache_key(r) for r in requests]}
+        path.write_text(json.dumps(manifest))
         return batch_id
 
     async def status(self, batch_id: str) -> dict[str, Any]:

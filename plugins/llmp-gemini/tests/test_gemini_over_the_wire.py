@@ -285,7 +285,9 @@ def test_cache_key_follows_what_the_user_passes(fake_gemini: FakeGeminiServer, m
     assert fake_gemini.request_count == 2
 
 
-def test_billed_tokens_of_an_empty_answer_are_counted(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
+def test_billed_tokens_of_an_empty_answer_are_counted(
+    fake_gemini: FakeGeminiServer, make_llm: MakeLLM
+) -> None:
     fake_gemini.thoughts_tokens = 40
     llm = make_llm()
     with pytest.raises(EmptyResponseError):

@@ -138,9 +138,16 @@ def test_connection_refused(fake_anthropic: FakeAnthropicServer, make_llm: Any) 
     assert info.value.retryable
 
 
-def test_untrusted_certificate_is_a_tls_error(fake_anthropic: FakeAnthropicServer, make_llm: Any) -> None:
-    # Another server has its own CA, which SSL_CERT_FILE (the session server's) does not trust.
-    with FakeAnthropicServer() as stranger:
+def test_untrusted_certificate_is_a_tls_error(
+    fake_anthropic: FakeAnthropicServer, make_llm: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    # Trust only an unrelated CA: the fake's certificate no longer verifies.
+    import trustme
+
+    bundle = tmp_path / "unrelated-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    with FakeAnthropicServer() as stranger:  # a new base URL, so a new client reads SSL_CERT_FILE
         with pytest.raises(errors.TLSError) as info:
             make_llm(base_url=stranger.base_url).chat("x")
         assert stranger.request_count == 0

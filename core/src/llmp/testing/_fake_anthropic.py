@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from llmp.testing import _anthropic_wire as wire
+from llmp.testing._fake_anthropic_batch import FakeMessageBatches
 from llmp.testing._fake_openai_app import _pause, _wait_unless_gone
 from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
 from llmp.testing._faults import (
@@ -73,6 +74,9 @@ class FakeAnthropicServer(FakeOpenAIState):
     - ``context_window``: prompts longer than this many words fail with "prompt is too long".
     - ``models`` / ``strict_models``: with ``strict_models``, other models are a 404.
     - ``record``: keep :class:`RequestRecord` s in :attr:`requests` (counters are always kept).
+
+    The Message Batches API (``/v1/messages/batches``) and its knobs are :attr:`message_batches`
+    (`llmp.testing._fake_anthropic_batch`).
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class FakeAnthropicServer(FakeOpenAIState):
         clock: Callable[[], float] = time.monotonic,
     ):
         keys = list(api_keys) if api_keys is not None else None
+        self.message_batches = FakeMessageBatches()  # before super().__init__, which calls reset()
         super().__init__(
             reply_fn=reply_fn or wire.default_reply,
             ttft=ttft,
@@ -125,6 +130,10 @@ class FakeAnthropicServer(FakeOpenAIState):
     @cache_read_tokens.setter
     def cache_read_tokens(self, value: TokenCount) -> None:
         self.cached_tokens = value
+
+    def reset(self) -> None:
+        super().reset()
+        self.message_batches.reset()
 
     # ----- lifecycle -----
 
@@ -231,6 +240,9 @@ class FakeAnthropicServer(FakeOpenAIState):
     # ----- the API -----
 
     async def _route(self, record: RequestRecord, request_id: str, receive: Receive, send: Send) -> None:
+        if record.path.startswith("/v1/messages/batches"):
+            self._check_headers(record)
+            return await self.message_batches.handle(self, record, request_id, send)
         if record.path != "/v1/messages":
             raise wire.error(404, "Not Found", "not_found_error")
         if record.method != "POST":

@@ -23,6 +23,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs
 
 from llmp.testing import _gemini_wire as wire
+from llmp.testing._fake_gemini_batch import FakeGeminiBatches
 from llmp.testing._faults import (
     BodyPredicate,
     Fault,
@@ -143,6 +144,8 @@ class FakeGeminiServer:
         self._id_prefix = secrets.token_hex(4)
         self._next_id = 0
         self._server = BackgroundServer(self, options=options)
+        #: Batch mode and the Files API, with their own knobs: `llmp.testing._fake_gemini_batch`.
+        self.batches = FakeGeminiBatches(self)
         self.reset()
 
     # ----- lifecycle -----
@@ -185,6 +188,7 @@ class FakeGeminiServer:
         for name, value in self._defaults.items():
             setattr(self, name, value)
         self._faults.clear()
+        self.batches.reset()
         with self._lock:
             self._records = []
             self._request_count = 0
@@ -294,6 +298,9 @@ class FakeGeminiServer:
             raise wire.api_key_invalid()  # the key is never echoed: error bodies end up in logs
 
     async def _route(self, record: GeminiRequestRecord, receive: Receive, send: Send) -> None:
+        if self.batches.owns(record.path):
+            await self.batches.route(record, send)
+            return
         version, _, rest = record.path.lstrip("/").partition("/models/")
         model, _, method = rest.partition(":")
         if record.method != "POST" or version not in _VERSIONS or not model or method not in _METHODS:

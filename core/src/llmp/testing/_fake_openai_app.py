@@ -190,6 +190,11 @@ class FakeOpenAIApp(FakeOpenAIState):
             body = json.dumps({"object": "list", "data": data}).encode()
             headers = [_JSON, *self._common(request_id, started), *self._limiter.peek()]
             await self._respond(record, send, 200, headers, body)
+        elif record.path.startswith(("/v1/files", "/v1/batches")):
+            self._check_auth(record)
+            status, content_type, body = self.batches.handle(record, self._complete)
+            headers = [(b"content-type", content_type), *self._common(request_id, started)]
+            await self._respond(record, send, status, headers, body)
         else:
             raise wire.invalid(f"Invalid URL ({record.method} {record.path})", status=404)
 

@@ -1,17 +1,20 @@
 """Throwaway TLS material for the local fake servers.
 
-Every fake server gets its own trustme CA, so no test ever trusts a certificate that could
-verify a real host. Clients trust the CA through ``SSL_CERT_FILE=<ca_path>`` (httpcore2's
-default SSL context reads it) or through :meth:`TLSFiles.client_context`.
+The CA is a trustme CA made fresh in each process (never a real one), so no test ever trusts a
+certificate that could verify a real host; all fake servers of one process share it. Clients
+trust the CA through ``SSL_CERT_FILE=<ca_path>`` (httpcore2's default SSL context reads it) or
+through :meth:`TLSFiles.client_context`.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["TLSFiles", "make_tls_files"]
 
@@ -37,18 +40,24 @@ class TLSFiles:
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
+@functools.cache
+def _process_ca() -> Any:
+    """One throwaway CA per process: every fake server started here (OpenAI, Gemini, Anthropic)
+    gets a leaf from it, so one ``SSL_CERT_FILE`` trusts them all, as one system bundle would."""
+    import trustme
+
+    return trustme.CA(organization_name="llmp fake server CA")
+
+
 def make_tls_files(directory: Path | None = None) -> TLSFiles:
     """Create a CA and a server certificate for the loopback names, written as PEM files.
 
     ``directory`` defaults to a fresh ``mkdtemp`` directory, which the caller owns and removes
     with :meth:`TLSFiles.remove`.
     """
-    # Imported here so importing llmp.testing stays cheap for code that never starts a server.
-    import trustme
-
     root = Path(directory) if directory is not None else Path(tempfile.mkdtemp(prefix="llmp-fake-tls-"))
     root.mkdir(parents=True, exist_ok=True)
-    ca = trustme.CA(organization_name="llmp fake server CA")
+    ca = _process_ca()
     leaf = ca.issue_cert(*_IDENTITIES)
     files = TLSFiles(
         directory=root,

@@ -44,6 +44,15 @@ def llmp_stream(client: object, request: Request) -> AsyncIterator[Chunk] | None
 
 
 @llmp.hookimpl
+def llmp_batch(client: object, op: str, payload: Mapping[str, Any]) -> Awaitable[Mapping[str, Any]] | None:
+    if not _is_ours(client):
+        return None
+    from llmp_gemini import _batch  # imports only llmp and this plugin's pure modules
+
+    return _batch.run(client, op, payload)  # type: ignore[arg-type]
+
+
+@llmp.hookimpl
 def llmp_request_params(provider: str, model: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
     if provider != "gemini":
         return None

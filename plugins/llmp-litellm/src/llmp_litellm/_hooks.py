@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from typing import Any
 
 import llmp
 from llmp.types import Chunk, ClientSettings, Cost, PriceMode, Request, Response, Route, Usage
@@ -47,6 +48,17 @@ def llmp_stream(client: object, request: Request) -> AsyncIterator[Chunk] | None
     if not _is_ours(client):
         return None
     return client.stream(request)  # type: ignore[attr-defined, no-any-return]
+
+
+@llmp.hookimpl
+def llmp_batch(client: object, op: str, payload: Mapping[str, Any]) -> Awaitable[Mapping[str, Any]] | None:
+    # Of the providers this plugin serves, only Anthropic has a batch API here (its Message
+    # Batches); the catch-all's providers get None, and the core names those that have one.
+    if not _is_ours(client) or client.provider != "anthropic":  # type: ignore[attr-defined]
+        return None
+    from llmp_litellm import _batch  # no litellm import: that happens on litellm's loop
+
+    return _batch.run(client, op, payload)
 
 
 @llmp.hookimpl

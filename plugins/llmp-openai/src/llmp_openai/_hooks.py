@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
+from typing import Any
 
 import llmp
 from llmp.types import Chunk, ClientSettings, Cost, PriceMode, Request, Response, Route, Usage
@@ -40,6 +41,17 @@ def llmp_stream(client: object, request: Request) -> AsyncIterator[Chunk] | None
     if not _is_ours(client):
         return None
     return client.stream(request)  # type: ignore[attr-defined, no-any-return]
+
+
+@llmp.hookimpl
+def llmp_batch(client: object, op: str, payload: Mapping[str, Any]) -> Awaitable[Mapping[str, Any]] | None:
+    # Only OpenAI itself has the Batch API: SambaNova, OpenRouter and local servers share this
+    # client but not that endpoint, so for them the core raises its "no batch API" error.
+    if not _is_ours(client) or getattr(client, "provider", None) != "openai":
+        return None
+    from llmp_openai._batch import run
+
+    return run(client, op, payload)  # type: ignore[arg-type]
 
 
 @llmp.hookimpl

@@ -1,0 +1,213 @@
+"""`llmp batch submit|status|retrieve|cancel`, over the core's real batch API.
+
+Most tests use a small in-process provider registered in a private `Registry`, handed to the CLI
+through its `llm_factory` hook, so every state (running, finished, failed items, cancelled) is
+reached on demand; everything between the CLI and the plugin's `llmp_batch` hook is the real
+core. The last test runs the whole path against the fake OpenAI Batch API.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+import types
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import llmp
+from llmp._cli import main
+from llmp.types import ClientSettings, Cost, Route, Usage
+
+
+class BatchStore:
+    """A provider's batch service: jobs finish when the test says so."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.finished = False
+        self.cancelled: list[str] = []
+
+    async def op(self, op: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        if op == "submit":
+            raw = f"batch_{len(self.jobs)}"
+            prompts = [r.messages[-1]["content"] for r in payload["requests"]]
+            self.jobs[raw] = dict(zip(payload["custom_ids"], prompts, strict=True))
+            return {"id": raw}
+        prompts = self.jobs[payload["id"]]
+        total = len(prompts)
+        if op in ("status", "cancel"):
+            if op == "cancel":
+                self.cancelled.append(payload["id"])
+            state = "cancelling" if op == "cancel" else "completed" if self.finished else "in_progress"
+            done = total if self.finished else 0
+            return {
+                "status": state,
+                "raw_status": state,
+                "counts": {"completed": done, "failed": 0, "total": total},
+            }
+        assert op == "retrieve"
+        if not self.finished:
+            return {"done": False}
+        ok = {
+            c: {"texts": [f"batch: {p}"], "usage": Usage(10, 0, 4)}
+            for c, p in prompts.items()
+            if p != "doomed"
+        }
+        bad = {c: {"kind": "expired", "message": "window ended"} for c, p in prompts.items() if p == "doomed"}
+        return {"done": True, "results": ok, "errors": bad}
+
+
+def registry_with(store: BatchStore) -> llmp.Registry:
+    def llmp_routes() -> list[Route]:
+        return [Route("toy/*", "toy", api="toy")]
+
+    def llmp_create_client(provider: str, settings: ClientSettings) -> object | None:
+        return store if settings.api == "toy" else None
+
+    def llmp_batch(client: object, op: str, payload: Mapping[str, Any]) -> Any:
+        return client.op(op, payload) if isinstance(client, BatchStore) else None
+
+    def llmp_price(provider: str, model: str, usage: Usage, mode: str) -> Cost | None:
+        if provider != "toy":
+            return None
+        rate = 0.5 if mode == "batch" else 1.0
+        return Cost(usage.input_tokens * rate / 1e6, 0.0, usage.output_tokens * rate / 1e6)
+
+    plugin = types.SimpleNamespace(__name__="toy")
+    for hook in (llmp_routes, llmp_create_client, llmp_batch, llmp_price):
+        setattr(plugin, hook.__name__, llmp.hookimpl(hook))
+    return llmp.Registry(load_entry_points=False, plugins=[plugin])
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> BatchStore:
+    monkeypatch.setenv("LLMP_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LLMP_CONFIG", raising=False)
+    return BatchStore()
+
+
+def cli(
+    argv: list[str], store: BatchStore, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, str, str]:
+    registry = registry_with(store)
+    created: list[Any] = []
+
+    def factory(model: str, **kwargs: Any) -> llmp.LLM:
+        created.append(llmp.LLM(model, registry=registry, **kwargs))
+        return created[-1]
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code = main(argv, llm_factory=factory)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_submit_status_retrieve_from_separate_invocations(
+    store: BatchStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "first"}\n{"prompt": "second"}\n')
+    code, out, err = cli(["batch", "submit", str(source), "-m", "toy/model"], store, capsys, monkeypatch)
+    assert code == 0
+    batch_id = out.strip()
+    assert batch_id == "toy:2:batch_0"  # alone on stdout, for `id=$(llmp batch submit ...)`
+    assert f"llmp batch status {batch_id} -m toy/model" in err
+
+    code, out, _ = cli(["batch", "status", batch_id, "-m", "toy/model"], store, capsys, monkeypatch)
+    assert (code, out) == (0, f"{batch_id}: in_progress (0 of 2 completed, 0 failed)\n")
+    code, out, err = cli(["batch", "retrieve", batch_id, "-m", "toy/model"], store, capsys, monkeypatch)
+    assert (code, out) == (3, "")
+    assert "has not finished yet" in err
+
+    store.finished = True
+    code, out, _ = cli(["batch", "status", batch_id, "-m", "toy/model", "--json"], store, capsys, monkeypatch)
+    assert json.loads(out)["counts"] == {"completed": 2, "failed": 0, "total": 2}
+    target = tmp_path / "results.jsonl"
+    code, out, err = cli(
+        ["batch", "retrieve", batch_id, "-m", "toy/model", "-o", str(target)], store, capsys, monkeypatch
+    )
+    assert (code, out) == (0, "")
+    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert lines == [
+        {"index": 0, "outputs": ["batch: first"], "error": None},
+        {"index": 1, "outputs": ["batch: second"], "error": None},
+    ]
+    # Two items of 10 in / 4 out tokens at the batch rate (half of 1 USD per million).
+    assert "2 results, 0 failed" in err
+    assert "tokens in 20, out 8; cost $0.000014" in err
+
+
+def test_retrieve_to_stdout_reports_failed_items(
+    store: BatchStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("fine\ndoomed\n")
+    _, out, _ = cli(
+        ["batch", "submit", str(source), "-m", "toy/m", "-s", "Be brief."], store, capsys, monkeypatch
+    )
+    store.finished = True
+    code, out, err = cli(["batch", "retrieve", out.strip(), "-m", "toy/m"], store, capsys, monkeypatch)
+    assert code == 1
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["outputs"] == ["batch: fine"]
+    assert second["outputs"] is None
+    assert second["error"]["type"] == "BatchItemError"
+    assert "window ended" in second["error"]["message"]
+    assert "2 results, 1 failed" in err
+
+
+def test_cancel_and_a_foreign_id(
+    store: BatchStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("one\n")
+    _, out, _ = cli(["batch", "submit", str(source), "-m", "toy/m"], store, capsys, monkeypatch)
+    code, out, _ = cli(["batch", "cancel", out.strip(), "-m", "toy/m"], store, capsys, monkeypatch)
+    assert (code, out) == (0, "toy:1:batch_0: cancelling (0 of 1 completed, 0 failed)\n")
+    assert store.cancelled == ["batch_0"]
+    code, out, err = cli(["batch", "status", "openai:2:batch_x", "-m", "toy/m"], store, capsys, monkeypatch)
+    assert (code, out) == (1, "")
+    assert err.startswith("llmp: error: batch 'openai:2:batch_x' belongs to provider 'openai'")
+    assert err.count("\n") == 1
+
+
+def test_against_the_fake_openai_batch_api(
+    fake_openai: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The whole path, no stand-ins: CLI -> LLM -> llmp-openai -> the openai SDK -> the fake's
+    # Files and Batch APIs, which move a batch through its lifecycle on a short time scale.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    fake_openai.batches.step_seconds = 0.01
+    source = tmp_path / "in.txt"
+    source.write_text("first question\nsecond question\nthird question\n")
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, _ = run("batch", "submit", str(source), "-m", "gpt-4.1-mini", "-s", "Be brief.")
+    assert code == 0
+    batch_id = out.strip()
+    assert batch_id.startswith("openai:3:")
+    deadline = time.monotonic() + 30
+    while True:  # the fake's batch advances with time: poll its status, as a user would
+        code, out, _ = run("batch", "status", batch_id, "-m", "gpt-4.1-mini", "--json")
+        if json.loads(out)["status"] == "completed":
+            break
+        assert time.monotonic() < deadline, out
+        time.sleep(0.01)
+    target = tmp_path / "results.jsonl"
+    code, _, err = run("batch", "retrieve", batch_id, "-m", "gpt-4.1-mini", "-o", str(target))
+    assert code == 0, err
+    outputs = [json.loads(line)["outputs"] for line in target.read_text().splitlines()]
+    assert outputs == [["Echo: first question"], ["Echo: second question"], ["Echo: third question"]]
+    assert "3 results, 0 failed" in err
+    assert not [r for r in fake_openai.requests if r.path == "/v1/chat/completions"]

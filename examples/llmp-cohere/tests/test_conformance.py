@@ -1,0 +1,26 @@
+"""llmp's conformance suite for provider plugins, run against the fake Cohere server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fake_cohere import FakeCohereServer
+from llmp.testing import ProviderConformance
+
+from llmp_cohere import _hooks
+
+
+# --8<-- [start:conformance]
+class TestCohereConformance(ProviderConformance):
+    plugin = _hooks
+    provider = "cohere"
+    model = "cohere/command-a-03-2025"
+    sdk_modules = ("httpx2",)  # route discovery must not import the transport
+
+    @pytest.fixture
+    def server(self, fake_cohere: FakeCohereServer) -> Any:
+        return fake_cohere
+
+
+# --8<-- [end:conformance]
