@@ -7,8 +7,9 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -261,33 +262,55 @@ def test_a_killed_process_releases_its_slots(tmp_path: Path) -> None:
         slot.release()
 
 
-def _child_releases_inherited(slot: Slot, slots: GlobalSlots, out: Any) -> None:
+FORK_SCRIPT = """
+import multiprocessing, sys
+from llmp._global_slots import GlobalSlots
+
+def take_all(slots):
+    taken = []
+    while (slot := slots.try_acquire()) is not None:
+        taken.append(slot)
+    return taken
+
+def child(slot, slots, out):
     slot.release()  # the parent's slot: must not unlock the parent's lock
     out.put(slots.held)
-    out.put(len(_take_all(slots)))
+    out.put(len(take_all(slots)))
+
+ctx = multiprocessing.get_context("fork")
+slots = GlobalSlots(3, sys.argv[1])
+parents = slots.try_acquire()
+assert parents is not None
+out = ctx.Queue()
+proc = ctx.Process(target=child, args=(parents, slots, out))
+proc.start()
+held_in_child, taken_in_child = out.get(timeout=60), out.get(timeout=60)
+proc.join(timeout=60)
+assert proc.exitcode == 0, proc.exitcode
+assert held_in_child == 0, held_in_child
+assert taken_in_child == 2, taken_in_child  # the parent's slot stayed locked in the child
+assert not parents.released
+outsider = GlobalSlots(3, sys.argv[1])
+taken = take_all(outsider)
+assert len(taken) == 2, taken  # the child's slots died with it; the parent's is still held
+for slot in [*taken, parents]:
+    slot.release()
+outsider.close()
+print("fork ok")
+"""
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork start method is POSIX only")
 def test_forked_child_cannot_release_or_reuse_the_parents_slots(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("fork")
-    slots = GlobalSlots(3, tmp_path)
-    parents = slots.try_acquire()
-    assert parents is not None
-    out = ctx.Queue()
-    proc = ctx.Process(target=_child_releases_inherited, args=(parents, slots, out))
-    proc.start()
-    held_in_child, taken_in_child = out.get(timeout=60), out.get(timeout=60)
-    proc.join(timeout=60)
-    assert proc.exitcode == 0
-    assert held_in_child == 0
-    assert taken_in_child == 2  # the parent's slot stayed locked in the child
-    assert not parents.released
-    outsider = GlobalSlots(3, tmp_path)
-    taken = _take_all(outsider)
-    assert len(taken) == 2  # the child's slots died with it; the parent's is still held
-    for slot in [*taken, parents]:
-        slot.release()
-    outsider.close()
+    # In a fresh interpreter: forking the threaded test process could hang the child on a lock
+    # another test's thread held at the fork, which says nothing about the slots.
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "fork ok" in out.stdout, out.stderr[-2000:]
 
 
 def test_close_drops_held_slots(tmp_path: Path) -> None:
