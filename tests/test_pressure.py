@@ -22,26 +22,26 @@ def chat_records(server: FakeOpenAIServer) -> list[llmp.testing.RequestRecord]:
 
 @pytest.mark.parametrize("budget", ["rpm", "tpm"])
 def test_pacing_reaches_90_percent_of_the_allowed_rate(fake_openai: FakeOpenAIServer, budget: str) -> None:
-    # A budget that refills completely every second: 100 requests/s (rpm) or ~100 requests/s
-    # worth of tokens (tpm). It starts full, so `limit` requests are free and the rest are paced.
-    per_request = 10  # 2 prompt + 8 completion "tokens" for these prompts
+    # A budget that refills completely every second: 100 requests/s (rpm), or 500 tokens/s (tpm:
+    # each request below costs 5 tokens, 2 prompt + 3 completion, so again ~100 requests/s). It
+    # starts full, so one second's worth is free and the rest must be paced.
     llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=32)
     llm.chat("warm up")  # connect and import the SDK before the clock starts
-    if budget == "rpm":
-        fake_openai.set_rate_limits(rpm=100, period=1.0)
-        limit_rate = 100.0
-    else:
-        fake_openai.set_rate_limits(tpm=100 * per_request, period=1.0)
-        limit_rate = 100.0
+    limit = 100 if budget == "rpm" else 500
+    fake_openai.set_rate_limits(**{budget: limit}, period=1.0)
     fake_openai.ttft = 0.01
-    total = 400
+    total = 600  # long enough that start-up and the last partial second do not dominate
+    before = llm.total_input_tokens + llm.total_output_tokens
     t0 = time.monotonic()
-    results = llm.generate([f"p {i}" for i in range(total)], max_tokens=8)
+    results = llm.generate([f"p {i}" for i in range(total)])
     elapsed = time.monotonic() - t0
     assert all(r == [f"Echo: p {i}"] for i, r in enumerate(results)), "every request eventually succeeds"
-    allowed = limit_rate + limit_rate * elapsed  # the initial full bucket plus the refill
-    achieved = total / allowed
+    used = total if budget == "rpm" else llm.total_input_tokens + llm.total_output_tokens - before
+    assert budget == "rpm" or used == 5 * total
+    allowed = limit + limit * elapsed  # the initial full bucket plus the refill
+    achieved = used / allowed
     statuses = [r.status for r in chat_records(fake_openai)]
+    print(f"{budget}: {achieved:.1%} of the allowed rate in {elapsed:.2f}s, {statuses.count(429)} 429s")
     assert achieved >= 0.9, f"{achieved:.0%} of the allowed rate ({elapsed:.2f}s, {statuses.count(429)} 429s)"
     assert fake_openai.max_in_flight <= 32
 

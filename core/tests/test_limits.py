@@ -69,8 +69,8 @@ def test_ceiling_must_be_positive() -> None:
 async def test_pacing_spaces_requests_at_the_refill_rate_when_budget_is_short() -> None:
     lim = AIMDLimiter(8)
     await lim.acquire()
-    # 600 RPM, 2 left: full again in 59.8 s, i.e. refilling at 10 requests per second.
-    lim.on_success(RateLimitInfo(limit_requests=600, remaining_requests=2, reset_requests=59.8))
+    # 600 RPM, 1 left with 1 in flight: full again in 59.9 s, i.e. refilling at 10 per second.
+    lim.on_success(RateLimitInfo(limit_requests=600, remaining_requests=1, reset_requests=59.9))
     lim.release()
     assert lim.interval == pytest.approx(0.1)
     loop = asyncio.get_running_loop()

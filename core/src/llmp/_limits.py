@@ -7,7 +7,7 @@ success grows the window by 1/window, i.e. by one slot per window's worth of suc
 
 Pacing acts before a 429 happens. Providers refill their budgets continuously and report
 ``remaining`` and ``reset`` (the time until the budget is full again), which gives the refill
-rate: (limit - remaining) / reset. While what remains cannot cover a window of requests, new
+rate: (limit - remaining) / reset. While what remains cannot cover the requests in flight, new
 requests are spaced at that rate instead of being released in a burst that the provider would
 answer with 429s. A waiter never holds a slot while it waits.
 
@@ -159,7 +159,9 @@ class AIMDLimiter:
 
     def observe(self, info: RateLimitInfo) -> None:
         """Space requests at the provider's refill rate while its budget is short."""
-        headroom = self.window + self.in_flight
+        # Pace only once what remains could not cover what is in flight plus the next request:
+        # pacing earlier would leave budget unused for good (the refill rate caps us anyway).
+        headroom = self.in_flight + 1.0
         interval = max(
             _spacing(info.limit_requests, info.remaining_requests, info.reset_requests, 1.0, headroom),
             _spacing(
