@@ -150,10 +150,7 @@ class Engine:
     async def _with_retries(self, request: Request) -> Response:
         attempt = 0
         while True:
-            api_key = self.keys.pick() if self.keys is not None else None
-            limiter = self.limiter(api_key)
-            started = await limiter.acquire()
-            slot = await self.global_slots.acquire() if self.global_slots is not None else None
+            api_key, limiter, started, slot = await self._begin_attempt()
             try:
                 awaitable = self._hook.llmp_call(client=self.client(api_key), request=request)
                 if awaitable is None:
@@ -161,14 +158,9 @@ class Engine:
                 response: Response = await awaitable
             except ProviderError as error:
                 self._release(limiter, slot)
-                delay = self._on_error(error, api_key, limiter, started, attempt)
-                if delay is None:
-                    self.stats.failures += 1
+                if not await self._retry_after(error, api_key, limiter, started, attempt):
                     raise
                 attempt += 1
-                self.stats.retries += 1
-                if delay:
-                    await asyncio.sleep(delay)  # holding no slot while we wait
                 continue
             except BaseException:
                 self._release(limiter, slot)
@@ -178,6 +170,32 @@ class Engine:
                 response.rate_limit, response.usage.input_tokens + response.usage.output_tokens
             )
             return response
+
+    async def _begin_attempt(self) -> tuple[str | None, AIMDLimiter, float, Any]:
+        """Pick a key and wait for its window slot, then for a machine-wide slot if capped."""
+        api_key = self.keys.pick() if self.keys is not None else None
+        limiter = self.limiter(api_key)
+        started = await limiter.acquire()
+        try:
+            slot = await self.global_slots.acquire() if self.global_slots is not None else None
+        except BaseException:
+            limiter.release()  # cancelled while waiting for a global slot: give the window slot back
+            raise
+        return api_key, limiter, started, slot
+
+    async def _retry_after(
+        self, error: ProviderError, api_key: str | None, limiter: AIMDLimiter, started: float, attempt: int
+    ) -> bool:
+        """Account for a failed attempt (slots already released); back off and return True to try
+        again, or count the failure and return False to give up."""
+        delay = self._on_error(error, api_key, limiter, started, attempt)
+        if delay is None:
+            self.stats.failures += 1
+            return False
+        self.stats.retries += 1
+        if delay:
+            await asyncio.sleep(delay)  # holding no slot while we wait
+        return True
 
     @staticmethod
     def _release(limiter: AIMDLimiter, slot: Any) -> None:
@@ -227,10 +245,7 @@ class Engine:
         rate_limit = None
         attempt = 0
         while True:
-            api_key = self.keys.pick() if self.keys is not None else None
-            limiter = self.limiter(api_key)
-            started = await limiter.acquire()
-            slot = await self.global_slots.acquire() if self.global_slots is not None else None
+            api_key, limiter, started, slot = await self._begin_attempt()
             yielded = False
             try:
                 chunks = self._hook.llmp_stream(client=self.client(api_key), request=request)
@@ -249,14 +264,12 @@ class Engine:
                         yield chunk
             except ProviderError as error:
                 self._release(limiter, slot)
-                delay = None if yielded else self._on_error(error, api_key, limiter, started, attempt)
-                if delay is None:
-                    self.stats.failures += 1
+                # Text already handed out cannot be taken back: only a clean start is retried.
+                if yielded or not await self._retry_after(error, api_key, limiter, started, attempt):
+                    if yielded:
+                        self.stats.failures += 1
                     raise
                 attempt += 1
-                self.stats.retries += 1
-                if delay:
-                    await asyncio.sleep(delay)
                 continue
             except BaseException:
                 self._release(limiter, slot)

@@ -33,19 +33,22 @@ def to_messages(prompt: str, system_prompt: str | None) -> list[ChatMessage]:
     return [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
 
 
+def _check(index: int, prompt: object) -> str:
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt {index} is {type(prompt).__name__}, not str")
+    return prompt
+
+
 def _checked(prompts: Iterable[str]) -> Iterator[tuple[int, str]]:
     for index, prompt in enumerate(prompts):
-        if not isinstance(prompt, str):
-            raise TypeError(f"prompt {index} is {type(prompt).__name__}, not str")
-        yield index, prompt
+        yield index, _check(index, prompt)
 
 
 def check_prompts(prompts: Iterable[str]) -> None:
     """A known list is checked before anything is sent: a bad item is a bug in the caller."""
     if isinstance(prompts, (list, tuple)):
         for index, prompt in enumerate(prompts):
-            if not isinstance(prompt, str):
-                raise TypeError(f"prompt {index} is {type(prompt).__name__}, not str")
+            _check(index, prompt)
 
 
 async def run_job(
