@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -393,3 +394,44 @@ def test_http2_opens_more_connections_past_100_streams(fake_openai: FakeOpenAISe
     assert len(llm.generate([f"p{i}" for i in range(250)])) == 250
     assert fake_openai.max_in_flight == 250
     assert {r.http_version for r in chat_requests(fake_openai)} == {"2"}
+
+
+def test_requests_carry_the_headers_the_sdk_itself_sends(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # llmp lets the SDK build one request per connection and reuses its URL and headers (see
+    # llmp_openai._client): what reaches the wire must still be what chat.completions.create
+    # sends, organization and project headers from the environment included.
+    import httpx2
+    import openai
+
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-test")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-test")
+
+    async def with_the_sdk() -> None:
+        async with httpx2.AsyncClient(http2=True) as http:
+            sdk = openai.AsyncOpenAI(http_client=http, max_retries=0)
+            messages: list[Any] = [{"role": "user", "content": "hi"}]
+            await sdk.chat.completions.create(model="gpt-4.1-mini", messages=messages)
+
+    async def with_llmp() -> None:
+        # A fresh event loop gets fresh clients, built with the environment set above.
+        llm = llmp.LLM("gpt-4.1-mini", cache=False)
+        assert await llm.achat("hi") == "Echo: hi"
+        assert "".join([text async for text in llm.astream("hi")]) == "Echo: hi"
+
+    asyncio.run(with_the_sdk())
+    asyncio.run(with_llmp())
+    sdk_request, called, streamed = chat_requests(fake_openai)
+    # The bodies differ (llmp asks for usage in streams); the read timeout is llmp's (600.0 s)
+    # where the plain SDK's default reads "600".
+    varying = {"content-length", "x-stainless-read-timeout"}
+    expected = {k: v for k, v in sdk_request.headers.items() if k not in varying}
+    assert expected["openai-organization"] == "org-test"
+    assert expected["authorization"] == f"Bearer {fake_openai.api_key}"
+    for record in (called, streamed):
+        assert {k: v for k, v in record.headers.items() if k not in varying} == expected
+        assert record.path == sdk_request.path
+        assert float(record.headers["x-stainless-read-timeout"]) == 600
+        assert record.body["messages"] == sdk_request.body["messages"]
+    assert int(called.headers["content-length"]) == len(called.raw_body)

@@ -27,7 +27,7 @@ from llmp._retry import RetryPolicy
 from llmp._routing import ResolvedRoute
 from llmp._usage import UsageStats
 from llmp.errors import AuthenticationError, PluginError, ProviderError, RateLimitError
-from llmp.types import ChatMessage, Chunk, ClientSettings, Request, Response, Usage
+from llmp.types import ChatMessage, ClientSettings, Request, Response, Usage
 
 __all__ = ["Engine"]
 
@@ -227,17 +227,22 @@ class Engine:
 
     # -- streaming ---------------------------------------------------------------------------
 
-    async def stream(self, request: Request) -> AsyncIterator[Chunk]:
-        """Stream text deltas. A cache hit yields the whole text at once. Errors before the first
-        delta are retried like `complete`; after it, they are raised (text already handed out
-        cannot be taken back)."""
+    async def stream(self, request: Request) -> AsyncIterator[str]:
+        """Stream the text deltas of the first sample. A cache hit yields the whole text at once.
+        Errors before the first delta are retried like `complete`; after it, they are raised
+        (text already handed out cannot be taken back). The response is recorded and cached when
+        the stream is exhausted.
+
+        Yields plain strings, and `LLM.astream` hands this generator to the caller as it is: on a
+        streamed request every delta passes through each generator frame in the chain, so the
+        chain is as short as it can be (the plugin's, then this one).
+        """
         key = self.cache_key(request) if self.cache is not None else None
         if key is not None:
             hit = self.cached(key)
             if hit is not None:
-                for index, text in enumerate(hit.texts):
-                    yield Chunk(text=text, index=index)
-                yield Chunk(usage=Usage())
+                if hit.texts and hit.texts[0]:
+                    yield hit.texts[0]
                 return
         texts: dict[int, list[str]] = {}
         finish: dict[int, str | None] = {}
@@ -260,8 +265,9 @@ class Engine:
                         finish[chunk.index] = chunk.finish_reason
                     if chunk.text:
                         texts.setdefault(chunk.index, []).append(chunk.text)
-                        yielded = True
-                        yield chunk
+                        if chunk.index == 0:
+                            yielded = True
+                            yield chunk.text
             except ProviderError as error:
                 self._release(limiter, slot)
                 # Text already handed out cannot be taken back: only a clean start is retried.
@@ -287,7 +293,6 @@ class Engine:
         self.record(response)
         if key is not None:
             self.store(key, response)
-        yield Chunk(usage=usage)
 
 
 def response_to_cache(response: Response) -> dict[str, Any]:

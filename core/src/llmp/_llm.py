@@ -305,14 +305,15 @@ class LLM:
     ) -> str:
         return run_sync(self.achat(messages, system_prompt, **params))
 
-    async def astream(
+    def astream(
         self, messages: str | Sequence[ChatMessage], system_prompt: str | None = None, **params: Any
     ) -> AsyncIterator[str]:
-        """Yield the reply's text as it arrives (from the cache: all at once)."""
+        """Yield the reply's text as it arrives (from the cache: all at once).
+
+        Bad arguments raise here, at the call; the request is sent when iteration starts.
+        """
         request = self._engine.request(_to_chat(messages, system_prompt), 1, self._params(params))
-        async for chunk in self._engine.stream(request):
-            if chunk.text and chunk.index == 0:
-                yield chunk.text
+        return self._engine.stream(request)
 
     def stream(
         self, messages: str | Sequence[ChatMessage], system_prompt: str | None = None, **params: Any

@@ -1,13 +1,12 @@
 """Request/response conversion, checked against the SDK's own types where it matters."""
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
 from llmp.errors import MalformedResponseError, ServerError
 from llmp.types import Request, Usage
-from llmp_openai._conversion import chunks_from_event, parse_completion, request_body, sse_data
+from llmp_openai._conversion import SSEParser, chunks_from_event, parse_completion, request_body
 from llmp_openai._prices import cost
 
 
@@ -84,18 +83,20 @@ def test_malformed_body_is_typed() -> None:
         parse_completion(b"{not json", "openai")
 
 
-async def _bytes(*parts: bytes) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
+def test_sse_parser_joins_split_lines_skips_comments_and_stops_at_done() -> None:
+    parser = SSEParser()
+    assert parser.feed(b'data: {"a"') == []
+    assert parser.feed(b': 1}\n\n: comment\nevent: x\ndata:{"b": 2}\r\n') == [b'{"a": 1}', b'{"b": 2}']
+    assert not parser.done
+    assert parser.feed(b"data: [DONE]\n\ndata: {}\n") == []
+    assert parser.done
+    assert parser.feed(b"data: {}\n") == []
 
 
-async def test_sse_parser_handles_split_lines_and_requires_done() -> None:
-    payloads = [
-        p async for p in sse_data(_bytes(b'data: {"a"', b": 1}\n\n: comment\ndata: [DONE]\n\n"), "openai")
-    ]
-    assert payloads == [b'{"a": 1}']
-    with pytest.raises(MalformedResponseError, match="truncated"):
-        [p async for p in sse_data(_bytes(b'data: {"a": 1}\n\n'), "openai")]
+def test_sse_parser_is_not_done_without_done() -> None:
+    parser = SSEParser()
+    assert parser.feed(b'data: {"a": 1}\n\n') == [b'{"a": 1}']
+    assert not parser.done
 
 
 def test_stream_error_event_and_bad_json() -> None:

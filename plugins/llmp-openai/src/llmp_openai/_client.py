@@ -1,23 +1,29 @@
-"""The OpenAI client: the official SDK on an httpx2 HTTP/2 connection pool.
+"""The OpenAI client: the official SDK's configuration on an httpx2 HTTP/2 connection pool.
 
-We go through the SDK for everything it is good at (auth headers, base URL, error bodies, the
-status-to-exception mapping) and ask it for the raw HTTP response (``cast_to=httpx2.Response``)
-instead of pydantic objects; parsing the JSON ourselves is the cheaper path (see
-`llmp_openai._conversion`).
+The SDK decides everything that is configuration: the base URL, the auth and organization
+headers, its ``X-Stainless-*`` headers, timeouts, error bodies and the status-to-exception mapping.
+But building a request through it costs more CPU than the whole HTTP/2 exchange that follows
+(a pydantic ``FinalRequestOptions`` and its deep copy, a dozen header merges, URL re-parsing:
+~0.5 ms per request, bench/spy.py), and for chat completions its result never changes between
+requests of one client: we let the SDK build one request per connection, keep its URL, headers
+and timeout, and send each request's JSON with them through the same httpx2 client. Replies are
+parsed by us, not into pydantic objects (`llmp_openai._conversion`, bench/sdk_paths.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from llmp.errors import LLMPError
+from llmp.errors import LLMPError, MalformedResponseError
 from llmp.headers import rate_limit_info
 from llmp.types import Chunk, ClientSettings, Request, Response
-from llmp_openai._conversion import chunks_from_event, parse_completion, request_body, sse_data
+from llmp_openai._conversion import SSEParser, chunks_from_event, parse_completion, request_body
 from llmp_openai._errors import translate
 
 if TYPE_CHECKING:
+    import httpx2
     import openai
 
 # The SDK refuses to start without a key; hosts that need none (vLLM, Ollama) ignore this one.
@@ -46,11 +52,57 @@ def _import_sdk() -> Any:
 class _Lane:
     """One SDK client on its own httpx2 client: one HTTP/2 connection (or an HTTP/1.1 pool)."""
 
-    __slots__ = ("in_flight", "sdk")
+    __slots__ = ("extensions", "headers", "http", "in_flight", "sdk", "url")
 
-    def __init__(self, sdk: openai.AsyncOpenAI) -> None:
+    def __init__(self, sdk: openai.AsyncOpenAI, http: httpx2.AsyncClient) -> None:
         self.sdk = sdk
+        self.http = http
         self.in_flight = 0
+        self.url: httpx2.URL | None = None
+        self.headers: httpx2.Headers | None = None
+        self.extensions: dict[str, Any] = {}
+
+    async def prepare(self) -> None:
+        """Have the SDK build a chat completions request (its own hooks included); keep its parts.
+
+        Valid for every later request because we construct the SDK with a fixed key and no
+        per-request auth (workload identity, key provider), so its headers cannot change.
+        """
+        from openai._models import FinalRequestOptions
+
+        sdk = self.sdk
+        # The security option is what `chat.completions.create` passes: the bearer key only.
+        options = FinalRequestOptions.construct(
+            method="post", url="/chat/completions", json_data={}, security={"bearer_auth": True}
+        )
+        options = await sdk._prepare_options(options)
+        request = sdk._build_request(options)
+        await sdk._prepare_request(request)
+        headers = request.headers.copy()
+        del headers["content-length"]  # the template's body was ``{}``; each request sets its own
+        self.url, self.headers, self.extensions = request.url, headers, dict(request.extensions)
+
+    async def send(self, content: bytes, seconds: float | None, *, stream: bool) -> httpx2.Response:
+        """POST one chat completions body (``seconds``: the request's timeout, None for the
+        client's); a non-2xx reply raises the SDK's own exception."""
+        import httpx2
+
+        if self.headers is None:
+            await self.prepare()
+        extensions = self.extensions
+        if seconds is not None:
+            extensions = {**extensions, "timeout": httpx2.Timeout(seconds).as_dict()}
+        request = httpx2.Request(
+            "POST", self.url, headers=self.headers, content=content, extensions=extensions
+        )
+        response = await self.http.send(request, stream=stream)
+        if not 200 <= response.status_code < 300:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            raise self.sdk._make_status_error_from_response(response)
+        return response
 
 
 class OpenAIClient:
@@ -87,7 +139,7 @@ class OpenAIClient:
             max_retries=0,  # the core retries, with its own backoff and key rotation
             http_client=http_client,
         )
-        return _Lane(sdk)
+        return _Lane(sdk, http_client)
 
     def _lane(self) -> _Lane:
         lanes = self._lanes
@@ -104,20 +156,16 @@ class OpenAIClient:
     def __repr__(self) -> str:
         return f"OpenAIClient(provider={self.provider!r}, base_url={self._settings.base_url!r})"
 
-    def _options(self, request: Request) -> dict[str, Any]:
-        return {"timeout": request.timeout} if request.timeout is not None else {}
+    def _content(self, request: Request, *, stream: bool) -> bytes:
+        body = request_body(request, self.provider, self.extra_body, stream=stream)
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
     async def call(self, request: Request) -> Response:
-        import httpx2
-
-        body = request_body(request, self.provider, self.extra_body, stream=False)
+        content = self._content(request, stream=False)
         lane = self._lane()
         lane.in_flight += 1
         try:
-            raw = await lane.sdk.post(
-                "/chat/completions", cast_to=httpx2.Response, body=body, options=self._options(request)
-            )
-            content = raw.content
+            raw = await lane.send(content, request.timeout, stream=False)
         except LLMPError:
             raise
         except Exception as exc:
@@ -127,39 +175,40 @@ class OpenAIClient:
             raise error from exc
         finally:
             lane.in_flight -= 1
-        response = parse_completion(content, self.provider)
+        response = parse_completion(raw.content, self.provider)
         response.rate_limit = rate_limit_info(raw.headers)
         response.http_version = raw.http_version
         return response
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
-        import httpx2
-
-        body = request_body(request, self.provider, self.extra_body, stream=True)
+        # One generator from bytes to chunks: the SSE parser is a plain object, not another
+        # async generator in the chain each event passes through.
+        provider = self.provider
+        content = self._content(request, stream=True)
         raw = None
         lane = self._lane()
         lane.in_flight += 1
         try:
-            raw = await lane.sdk.post(
-                "/chat/completions",
-                cast_to=httpx2.Response,
-                body=body,
-                options=self._options(request),
-                stream=True,
-                stream_cls=None,
-            )
+            raw = await lane.send(content, request.timeout, stream=True)
             rate_limit = rate_limit_info(raw.headers)
-            first = True
-            async for payload in sse_data(raw.aiter_bytes(), self.provider):
-                for chunk in chunks_from_event(payload, self.provider):
-                    if first:
-                        chunk.rate_limit = rate_limit
-                        first = False
-                    yield chunk
+            # Uncompressed bodies (OpenAI's SSE) skip httpx2's decoder and re-chunking layers.
+            body = raw.aiter_bytes() if "content-encoding" in raw.headers else raw.aiter_raw()
+            parser = SSEParser()
+            async for data in body:
+                for payload in parser.feed(data):
+                    for chunk in chunks_from_event(payload, provider):
+                        if rate_limit is not None:
+                            chunk.rate_limit, rate_limit = rate_limit, None
+                        yield chunk
+                if parser.done:
+                    break
+            else:
+                # A stream that just stops is truncated: an error, not a shorter answer.
+                raise MalformedResponseError("the stream ended without [DONE] (truncated)", provider=provider)
         except LLMPError:
             raise
         except Exception as exc:
-            error = translate(exc, self.provider)
+            error = translate(exc, provider)
             if error is None:
                 raise
             raise error from exc

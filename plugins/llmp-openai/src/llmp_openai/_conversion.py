@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from llmp.errors import MalformedResponseError, ServerError
@@ -99,27 +99,38 @@ def parse_completion(raw: bytes, provider: str) -> Response:
     return Response(texts, parse_usage(data.get("usage")), finish)
 
 
-async def sse_data(byte_stream: AsyncIterator[bytes], provider: str) -> AsyncIterator[bytes]:
-    """The ``data:`` payloads of an SSE byte stream, ending at ``[DONE]``.
+class SSEParser:
+    """The ``data:`` payloads of an SSE byte stream, fed as the bytes arrive; ``done`` at ``[DONE]``.
 
     OpenAI sends one ``data:`` line per event, so an event is a line; comments and ``event:``
-    lines are skipped. Returns normally only after ``[DONE]``: a stream that just stops is
-    truncated, and that is an error, not a shorter answer.
+    lines are skipped. A plain object fed from the client's own read loop rather than an async
+    generator: on a streamed request every event would otherwise pass through one more generator
+    frame. A stream that ends before ``[DONE]`` is truncated, and the caller must say so.
     """
-    buffer = b""
-    async for data in byte_stream:
-        buffer = buffer + data if buffer else data
-        if b"\n" not in data:
-            continue
-        *lines, buffer = buffer.split(b"\n")
+
+    __slots__ = ("_buffer", "done")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self.done = False
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The payloads completed by ``data`` (none once ``done``)."""
+        buffer = self._buffer + data if self._buffer else data
+        if b"\n" not in data or self.done:
+            self._buffer = buffer
+            return []
+        *lines, self._buffer = buffer.split(b"\n")
+        payloads = []
         for line in lines:
             if line[:5] != b"data:":
                 continue
             payload = line[5:].strip()
             if payload == b"[DONE]":
-                return
-            yield payload
-    raise MalformedResponseError("the stream ended without [DONE] (truncated)", provider=provider)
+                self.done = True
+                break
+            payloads.append(payload)
+        return payloads
 
 
 def chunks_from_event(payload: bytes, provider: str) -> list[Chunk]:
