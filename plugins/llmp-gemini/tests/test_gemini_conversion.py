@@ -14,9 +14,10 @@ from llmp import errors
 from llmp.errors import MalformedResponseError, UnsupportedParameterError
 from llmp.types import Request, Usage
 from llmp_gemini._client import split_base_url
-from llmp_gemini._conversion import StreamState, generation_config, parse_response, to_contents
+from llmp_gemini._conversion import generation_config, rest_body, to_contents
 from llmp_gemini._errors import EmptyResponseError, translate
 from llmp_gemini._prices import cost
+from llmp_gemini._responses import SSEEvents, StreamState, load, parse_response
 from llmp_gemini._thinking import effective_params, thinking_config
 
 
@@ -24,8 +25,12 @@ def req(model: str = "gemini-3-flash-preview", n: int = 1, **params: Any) -> Req
     return Request("gemini", model, [{"role": "user", "content": "hi"}], n, dict(params))
 
 
-def sdk_response(data: dict[str, Any]) -> types.GenerateContentResponse:
-    return types.GenerateContentResponse.model_validate(data)
+def sdk_response(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` as the API's JSON, after a round trip through the SDK's own response type (so the
+    fixture is a valid ``GenerateContentResponse``, and batch results read the same way)."""
+    model = types.GenerateContentResponse.model_validate(data)
+    dumped: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
 
 
 # ----- requests -----
@@ -240,6 +245,75 @@ def test_stream_state_checks_every_candidate_finished() -> None:
     assert state.end(1, "gemini").usage == Usage(3, 0, 2, 0)
     with pytest.raises(EmptyResponseError, match="empty stream"):
         StreamState().end(1, "gemini")
+
+
+def test_sse_events_join_data_lines_and_flush_the_last_event() -> None:
+    events = SSEEvents()
+    assert events.feed(b'data: {"a"') == []
+    assert events.feed(b': 1}\r\n\r\n: comment\r\ndata: {"b":\r\ndata: 2}\r\n\r\n') == [
+        b'{"a": 1}',
+        b'{"b":\n2}',
+    ]
+    assert events.feed(b'data:{"c": 3}') == []
+    assert events.close() == [b'{"c": 3}']
+
+
+def test_load_reads_objects_and_raises_error_events() -> None:
+    assert load(b'{"candidates": []}', "gemini") == {"candidates": []}
+    with pytest.raises(errors.ServerError, match="overloaded"):
+        load(b'{"error": {"code": 503, "message": "overloaded"}}', "gemini")
+    with pytest.raises(MalformedResponseError, match="not valid JSON"):
+        load(b"{not json", "gemini")
+    with pytest.raises(MalformedResponseError, match="not an object"):
+        load(b"[1]", "gemini")
+
+
+def test_rest_body_is_what_the_sdk_would_send() -> None:
+    # The SDK's own converter (what generate_content puts on the wire) is the reference.
+    from google.genai import _common, models
+    from google.genai import client as genai_client
+
+    png = base64.b64encode(b"\x89PNG").decode()
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": png_url(png)}],
+        },
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "again"},
+    ]
+    params = {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 5,
+        "seed": 3,
+        "presence_penalty": 0.1,
+        "frequency_penalty": 0.2,
+        "max_tokens": 50,
+        "stop": "END",
+        "safety_settings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_NONE"}],
+        "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "object"}}},
+        "thinking_level": "low",
+    }
+    request = Request("gemini", "gemini-3-flash-preview", messages, 2, params)
+    contents, system = to_contents(messages)
+    fields = {**generation_config(request), "system_instruction": system}
+    api = genai_client.Client(api_key="k", vertexai=False)._api_client
+    sdk_params = types._GenerateContentParameters(
+        model="gemini-3-flash-preview", contents=contents, config=types.GenerateContentConfig(**fields)
+    )
+    converted = models._GenerateContentParameters_to_mldev(api, sdk_params.model_dump(exclude_none=True))
+    # What the SDK then does before json.dumps: objects to dicts, bytes to base64.
+    expected = _common.encode_unserializable_types(_common.convert_to_dict(converted))
+    for private in [key for key in expected if key.startswith("_")]:
+        del expected[private]  # the URL's parts (_url), not body fields
+    assert expected["contents"][0]["parts"][1]["inlineData"]["data"] == png
+    assert rest_body(request) == expected
+
+
+def png_url(data: str) -> dict[str, str]:
+    return {"url": f"data:image/png;base64,{data}"}
 
 
 # ----- errors -----

@@ -304,3 +304,43 @@ async def test_clients_are_per_event_loop(fake_gemini: FakeGeminiServer, make_ll
     other = await asyncio.to_thread(asyncio.run, llm.achat("there"))
     assert other == "Echo: there"
     assert await llm.achat("here again") == "Echo: here again"
+
+
+def test_http2_opens_more_connections_past_100_streams(
+    fake_gemini: FakeGeminiServer, make_llm: MakeLLM
+) -> None:
+    # httpcore2 carries at most 100 streams on one HTTP/2 connection and never opens a second to
+    # the same origin: without more connections 250 concurrent requests would stall at 100.
+    fake_gemini.ttft = 1.5  # long enough that all 250 are in flight together, even on a slow machine
+    llm = make_llm(max_concurrent=250)
+    assert len(llm.generate([f"p{i}" for i in range(250)])) == 250
+    assert fake_gemini.max_in_flight == 250
+    assert {r.http_version for r in generate_requests(fake_gemini)} == {"2"}
+
+
+def test_requests_carry_the_headers_and_body_the_sdk_itself_sends(
+    fake_gemini: FakeGeminiServer, make_llm: MakeLLM
+) -> None:
+    # llmp lets google-genai build one request per (model, streaming, timeout) and writes the
+    # JSON body itself: the wire must still carry what generate_content sends.
+    from google import genai
+    from google.genai import types
+
+    async def with_the_sdk() -> None:
+        options = types.HttpOptions(base_url=fake_gemini.base_url, timeout=600_000)
+        sdk = genai.Client(api_key=fake_gemini.api_key, vertexai=False, http_options=options)
+        config = types.GenerateContentConfig(
+            system_instruction="Be brief.", temperature=0.5, thinking_config={"thinking_budget": 0}
+        )
+        await sdk.aio.models.generate_content(model="gemini-2.5-flash", contents="hi", config=config)
+
+    asyncio.run(with_the_sdk())
+    llm = make_llm("gemini/gemini-2.5-flash")
+    assert llm.chat("hi", system_prompt="Be brief.", temperature=0.5) == "Echo: hi"
+    sdk_request, ours = generate_requests(fake_gemini)
+    assert ours.path == sdk_request.path
+    assert ours.body == sdk_request.body
+    varying = {"content-length"}  # the SDK's json.dumps spaces its separators; ours does not
+    assert {k: v for k, v in ours.headers.items() if k not in varying} == {
+        k: v for k, v in sdk_request.headers.items() if k not in varying
+    }

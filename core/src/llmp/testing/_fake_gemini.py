@@ -139,6 +139,8 @@ class FakeGeminiServer:
         self._lock = threading.Lock()
         self._records: list[GeminiRequestRecord] = []
         self._request_count = 0
+        self._in_flight = 0
+        self.max_in_flight = 0  # the most requests in flight at once since the last reset
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._id_prefix = secrets.token_hex(4)
@@ -192,6 +194,7 @@ class FakeGeminiServer:
         with self._lock:
             self._records = []
             self._request_count = 0
+            self.max_in_flight = self._in_flight
         if self._loop is not None:
             # End Slow waits left from before the reset so they stop holding connections.
             with contextlib.suppress(RuntimeError):  # the server's loop is already closed
@@ -224,7 +227,7 @@ class FakeGeminiServer:
         return self._request_count
 
     def stats(self) -> dict[str, int]:
-        return {"request_count": self._request_count}
+        return {"request_count": self._request_count, "max_in_flight": self.max_in_flight}
 
     # ----- ASGI -----
 
@@ -260,6 +263,8 @@ class FakeGeminiServer:
         )
         with self._lock:
             self._request_count += 1
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
             if self.record:
                 self._records.append(record)
         try:
@@ -274,6 +279,9 @@ class FakeGeminiServer:
                 await self._respond(record, send, 500, [_JSON], wire.error_body(500, f"fake server: {exc!r}"))
             elif record.http_version != "1.1":
                 await reset_stream(send)  # else the client would wait forever for the rest
+        finally:
+            with self._lock:
+                self._in_flight -= 1
 
     async def _respond(
         self,

@@ -17,7 +17,7 @@ The hook payloads and answers are the core's (`llmp._batch`). On Google's side:
   (3.x) does not parse the Gemini API's ``batchStats``, so the counts are exact once an inline
   job has ended (counted from its responses) and zero done before that; the total is the
   submitted count.
-- **Retrieve.** Each response goes through `_conversion.parse_response`, as a live answer does;
+- **Retrieve.** Each response goes through `_responses.parse_response`, as a live answer does;
   a per-item ``error`` (a ``google.rpc.Status``: gRPC code), or an answer with no text, is a
   per-item error. A job that failed, expired or was cancelled reports every unanswered request
   with that kind.
@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING, Any
 
 from llmp.errors import ConfigurationError, LLMPError, MalformedResponseError, UnsupportedParameterError
 from llmp.types import Request
-from llmp_gemini._conversion import generation_config, parse_response, to_contents
+from llmp_gemini._conversion import generation_config, to_contents
 from llmp_gemini._errors import translate
+from llmp_gemini._responses import parse_response
 
 if TYPE_CHECKING:
     from llmp_gemini._client import GeminiClient
@@ -124,7 +125,8 @@ def _batch_name(raw: Any) -> str:
 def _inlined(client: GeminiClient, request: Request, custom_id: str) -> Any:
     """The SDK's ``InlinedRequest`` for `request`: what `GeminiClient.call` would send, minus
     the per-call HTTP options, which a batch request has no use for."""
-    types = client._types
+    from google.genai import types
+
     contents, system = to_contents(request.messages)
     fields = generation_config(request)
     if system is not None:
@@ -213,7 +215,7 @@ async def _retrieve(client: GeminiClient, job: Any) -> dict[str, Any]:
     items: list[tuple[Any, Any, Any]] = []  # (key, GenerateContentResponse | None, error | None)
     dest = job.dest
     if dest is not None and dest.inlined_responses:
-        items = [(_key(r.metadata), r.response, r.error) for r in dest.inlined_responses]
+        items = [(_key(r.metadata), _as_json(r.response), r.error) for r in dest.inlined_responses]
     elif dest is not None and dest.file_name:
         data = await client.sdk.aio.files.download(
             file=dest.file_name, config={"http_options": _options(client)}
@@ -265,9 +267,16 @@ def _item_error(error: Any) -> dict[str, Any]:
     return {"kind": "errored", "message": str(message or f"code {code}"), "status_code": status}
 
 
+def _as_json(response: Any) -> dict[str, Any] | None:
+    """An SDK ``GenerateContentResponse`` as the JSON the API sent (what `parse_response` reads)."""
+    if response is None:
+        return None
+    dumped: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return dumped
+
+
 def _file_items(client: GeminiClient, data: bytes) -> list[tuple[Any, Any, Any]]:
-    """The lines of a responses file as ``(key, GenerateContentResponse | None, error | None)``."""
-    parse = client._types.GenerateContentResponse._from_response
+    """The lines of a responses file as ``(key, GenerateContentResponse JSON | None, error | None)``."""
     items: list[tuple[Any, Any, Any]] = []
     for number, line in enumerate(data.decode().splitlines(), 1):
         if not line.strip():
@@ -279,6 +288,6 @@ def _file_items(client: GeminiClient, data: bytes) -> list[tuple[Any, Any, Any]]
                 f"line {number} of the batch responses file is not JSON", provider=client.provider
             ) from exc
         response = item.get("response")
-        parsed = parse(response=response, kwargs={}) if isinstance(response, dict) else None
+        parsed = response if isinstance(response, dict) else None
         items.append((item.get("key"), parsed, item.get("error")))
     return items

@@ -1,33 +1,47 @@
-"""The Gemini client: google-genai's native async client on an httpx2 HTTP/2 connection pool.
+"""The Gemini client: google-genai's configuration, our own requests over httpx2 HTTP/2.
 
-Transport: google-genai 3.x switches its async transport to aiohttp whenever aiohttp is
-importable (``BaseApiClient._use_aiohttp``), which it is wherever litellm is installed. It keeps
-httpx only when it is handed an async client (``HttpOptions(httpx_async_client=...)``) or a
-custom transport. So we always hand it our own ``httpx2.AsyncClient(http2=True)``: one HTTP/2
-pool per client, whatever else is installed.
+google-genai decides the configuration: the base URL and API version, the model path, the key
+and ``x-goog-api-client`` headers, the server timeout header, and the error objects. But sending
+through it costs ~3x the CPU of the HTTP/2 exchange itself on a streamed request (it parses
+each event, dumps it back to JSON, parses and validates it again into pydantic models), and ~1.5x
+without streaming (config validation and conversion): bench/gemini.py. So we let the SDK build
+one request per (model, streaming, timeout), keep its URL and headers, and send our own JSON body
+(`llmp_gemini._conversion.rest_body`) through httpx2; replies are read as JSON
+(`llmp_gemini._responses`). The batch API still goes through the SDK (`llmp_gemini._batch`).
 
-Retries: ``HttpRetryOptions(attempts=1)`` turns the SDK's tenacity retries off (and, being set,
-its unconditional aiohttp reconnect sleeps too); the core alone retries, with its own backoff
-and key rotation. Automatic function calling is off: llmp sends no tools, and the SDK would
-otherwise deep-copy the config and log on every call.
+Transport: our own ``httpx2.AsyncClient(http2=True)``, never aiohttp (which google-genai picks
+whenever it is importable, e.g. next to litellm). httpcore2 multiplexes at most 100 streams on one
+HTTP/2 connection and never opens a second to the same origin, so past that we add another
+client (another connection), as llmp-openai does. The SDK's own retries are off
+(``HttpRetryOptions(attempts=1)``): the core alone retries, with its own backoff and key rotation.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmp.errors import LLMPError, UnsupportedParameterError
+from llmp.errors import LLMPError
 from llmp.types import Chunk, ClientSettings, Request, Response
-from llmp_gemini._conversion import StreamState, generation_config, parse_response, to_contents
+from llmp_gemini._conversion import rest_body
 from llmp_gemini._errors import translate
+from llmp_gemini._responses import SSEEvents, StreamState, load, parse_response
 from llmp_gemini._routes import GEMINI_BASE_URL
+
+if TYPE_CHECKING:
+    import httpx2
 
 # google-genai refuses to start without a key; a keyless gateway ignores this one.
 NO_KEY = "no-key-needed"
-MAX_CONNECTIONS = 64
+# httpcore2's per-connection stream limit (its local SETTINGS_MAX_CONCURRENT_STREAMS).
+STREAMS_PER_CONNECTION = 100
+MAX_HTTP2_CONNECTIONS = 16
+# Spare connections per lane, for when one becomes unusable (closed by the server, or left with
+# abandoned streams after timeouts, which httpcore2 never resets).
+SPARE_CONNECTIONS = 4
 # "https://host/v1beta" names the API version too; google-genai wants it apart from the origin.
 _VERSIONED = re.compile(r"^(?P<base>.*?)/(?P<version>v\d+(?:(?:alpha|beta)\d*)?)/?$")
 
@@ -54,27 +68,42 @@ def split_base_url(base_url: str | None) -> tuple[str, str | None]:
     return match["base"], match["version"]
 
 
-class GeminiClient:
-    """One google-genai client per (provider, base URL, key, event loop); the core reuses it."""
+class _Lane:
+    """One httpx2 client: one HTTP/2 connection, and the requests in flight on it."""
 
-    __slots__ = ("_http", "_types", "base_url", "provider", "sdk")
+    __slots__ = ("http", "in_flight")
+
+    def __init__(self, http: httpx2.AsyncClient) -> None:
+        self.http = http
+        self.in_flight = 0
+
+
+class _Template:
+    """What the SDK built for one (model, streaming, timeout): URL, headers, timeout extensions."""
+
+    __slots__ = ("extensions", "headers", "url")
+
+    def __init__(self, url: httpx2.URL, headers: httpx2.Headers, extensions: dict[str, Any]) -> None:
+        self.url, self.headers, self.extensions = url, headers, extensions
+
+
+class GeminiClient:
+    """One per (provider, base URL, key, event loop); the core keeps and reuses it."""
+
+    __slots__ = ("_lanes", "_templates", "base_url", "provider", "sdk")
 
     def __init__(self, settings: ClientSettings) -> None:
-        genai, types, httpx2 = _import_sdk()
+        genai, types, _ = _import_sdk()
         self.provider = settings.provider
-        self._types = types
         base_url, api_version = split_base_url(settings.base_url)
         self.base_url = base_url
         # Created now, used lazily: no connection is opened until the first request.
-        self._http = httpx2.AsyncClient(
-            http2=True,
-            limits=httpx2.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_CONNECTIONS),
-            timeout=httpx2.Timeout(600.0, connect=15.0),
-        )
+        self._lanes = [_Lane(_new_http())]
+        self._templates: dict[tuple[str, bool, float | None], _Template] = {}
         options = types.HttpOptions(
             base_url=base_url,
             api_version=api_version,
-            httpx_async_client=self._http,
+            httpx_async_client=self._lanes[0].http,
             retry_options=types.HttpRetryOptions(attempts=1),
         )
         # vertexai=False explicitly, so GOOGLE_GENAI_USE_VERTEXAI in the environment cannot
@@ -84,49 +113,97 @@ class GeminiClient:
     def __repr__(self) -> str:
         return f"GeminiClient(provider={self.provider!r}, base_url={self.base_url!r})"
 
-    def _config(self, request: Request) -> tuple[list[dict[str, Any]], Any]:
-        contents, system = to_contents(request.messages)
-        fields = generation_config(request)
-        if system is not None:
-            fields["system_instruction"] = system
-        fields["automatic_function_calling"] = {"disable": True}
-        if request.timeout is not None:
-            # google-genai sends no timeout at all unless told one (in milliseconds).
-            fields["http_options"] = {"timeout": math.ceil(request.timeout * 1000)}
-        try:
-            config = self._types.GenerateContentConfig.model_validate(fields)
-        except ValueError as exc:  # pydantic's ValidationError: a parameter of the wrong type
-            raise UnsupportedParameterError(f"Gemini cannot take these parameters: {exc}") from exc
-        return contents, config
+    @property
+    def connections(self) -> int:
+        return len(self._lanes)
+
+    def _lane(self) -> _Lane:
+        lanes = self._lanes
+        best = lanes[0] if len(lanes) == 1 else min(lanes, key=_in_flight)
+        if best.in_flight >= STREAMS_PER_CONNECTION and len(lanes) < MAX_HTTP2_CONNECTIONS:
+            best = _Lane(_new_http())
+            lanes.append(best)
+        return best
+
+    def _template(self, model: str, stream: bool, timeout: float | None) -> _Template:
+        key = (model, stream, timeout)
+        template = self._templates.get(key)
+        if template is None:
+            template = self._templates[key] = self._build_template(model, stream, timeout)
+        return template
+
+    def _build_template(self, model: str, stream: bool, timeout: float | None) -> _Template:
+        """Have the SDK build the request as its ``generate_content[_stream]`` would; keep its parts."""
+        from google.genai import _transformers
+
+        api = self.sdk._api_client
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        # google-genai sends no timeout at all unless told one (in milliseconds).
+        http_options = {"timeout": math.ceil(timeout * 1000)} if timeout is not None else None
+        path = f"{_transformers.t_model(api, model)}:{method}"
+        sdk_request = api._build_request("post", path, {}, http_options)
+        built = self._lanes[0].http.build_request(
+            "POST", sdk_request.url, headers=sdk_request.headers, timeout=sdk_request.timeout, content=b"{}"
+        )
+        headers = built.headers.copy()
+        del headers["content-length"]  # each request sets its own
+        return _Template(built.url, headers, dict(built.extensions))
+
+    async def _send(self, lane: _Lane, request: Request, *, stream: bool) -> httpx2.Response:
+        """POST `request`; a non-200 reply raises google-genai's own ``APIError``."""
+        import httpx2
+        from google.genai.errors import APIError
+
+        template = self._template(request.model, stream, request.timeout)
+        content = json.dumps(rest_body(request), ensure_ascii=False, separators=(",", ":")).encode()
+        http_request = httpx2.Request(
+            "POST", template.url, headers=template.headers, content=content, extensions=template.extensions
+        )
+        response = await lane.http.send(http_request, stream=stream)
+        if response.status_code != 200:
+            try:
+                await APIError.raise_for_async_response(response)
+            finally:
+                await response.aclose()
+        return response
 
     def _translated(self, exc: Exception) -> Exception:
         if isinstance(exc, LLMPError):
             return exc
-        return translate(exc, self.provider) or _malformed_or(exc, self.provider)
+        return translate(exc, self.provider) or exc
 
     async def call(self, request: Request) -> Response:
-        contents, config = self._config(request)
+        lane = self._lane()
+        lane.in_flight += 1
         try:
-            response = await self.sdk.aio.models.generate_content(
-                model=request.model, contents=contents, config=config
-            )
+            raw = await self._send(lane, request, stream=False)
         except Exception as exc:
             error = self._translated(exc)
             if error is exc:
                 raise
             raise error from exc
-        return parse_response(response, request.n, self.provider)
+        finally:
+            lane.in_flight -= 1
+        return parse_response(load(raw.content, self.provider), request.n, self.provider)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
-        contents, config = self._config(request)
+        # One generator from bytes to chunks: the SSE parser is a plain object.
+        provider = self.provider
         state = StreamState()
-        events = None
+        raw = None
+        lane = self._lane()
+        lane.in_flight += 1
         try:
-            events = await self.sdk.aio.models.generate_content_stream(
-                model=request.model, contents=contents, config=config
-            )
-            async for response in events:
-                for chunk in state.chunks(response):
+            raw = await self._send(lane, request, stream=True)
+            # Uncompressed bodies skip httpx2's decoder and re-chunking layers.
+            body = raw.aiter_bytes() if "content-encoding" in raw.headers else raw.aiter_raw()
+            events = SSEEvents()
+            async for data in body:
+                for event in events.feed(data):
+                    for chunk in state.chunks(load(event, provider)):
+                        yield chunk
+            for event in events.close():
+                for chunk in state.chunks(load(event, provider)):
                     yield chunk
         except Exception as exc:
             error = self._translated(exc)
@@ -134,20 +211,25 @@ class GeminiClient:
                 raise
             raise error from exc
         finally:
-            if events is not None:
-                await events.aclose()  # releases the HTTP/2 stream if we stop early
-        yield state.end(request.n, self.provider)
+            lane.in_flight -= 1
+            if raw is not None:
+                await raw.aclose()  # releases the HTTP/2 stream if we stop early
+        yield state.end(request.n, provider)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        for lane in self._lanes:
+            await lane.http.aclose()
 
 
-def _malformed_or(exc: Exception, provider: str) -> Exception:
-    """A response the SDK could not turn into its types is malformed; anything else stays as is."""
-    from pydantic import ValidationError
+def _new_http() -> httpx2.AsyncClient:
+    import httpx2
 
-    from llmp.errors import MalformedResponseError
+    return httpx2.AsyncClient(
+        http2=True,
+        limits=httpx2.Limits(max_connections=SPARE_CONNECTIONS, max_keepalive_connections=SPARE_CONNECTIONS),
+        timeout=httpx2.Timeout(600.0, connect=15.0),
+    )
 
-    if isinstance(exc, ValidationError):
-        return MalformedResponseError(f"Gemini's response did not match its schema: {exc}", provider=provider)
-    return exc
+
+def _in_flight(lane: _Lane) -> int:
+    return lane.in_flight

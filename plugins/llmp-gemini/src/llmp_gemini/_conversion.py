@@ -1,8 +1,11 @@
-"""Between llmp's types and google-genai's: messages and parameters in, responses and chunks out.
+"""llmp's requests as Gemini ``generateContent`` bodies.
 
-Requests are built as plain dicts with google-genai's field names (the SDK validates them into
-its own types), so this module imports no SDK and its rules are easy to test. Responses are the
-SDK's ``GenerateContentResponse`` objects, read by attribute.
+Two steps: messages and parameters become plain dicts with google-genai's field names
+(``to_contents``, ``generation_config``: the shape its ``GenerateContentConfig`` takes, which the
+batch API still hands to the SDK), and `rest_body` writes those as the JSON the SDK would put on
+the wire (its ``_GenerateContentParameters_to_mldev``, checked field by field against it in the
+tests). Live requests skip the SDK's pydantic validation and conversion, which cost more CPU than
+the HTTP/2 exchange itself; the cheap type checks here keep its early, typed errors.
 
 Parameters use OpenAI's vocabulary, which every llmp plugin accepts; one Gemini cannot honour
 raises `UnsupportedParameterError` naming it, never silently dropped.
@@ -15,9 +18,8 @@ import binascii
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from llmp.errors import MalformedResponseError, UnsupportedParameterError
-from llmp.types import ChatMessage, Chunk, Request, Response, Usage
-from llmp_gemini._errors import EmptyResponseError
+from llmp.errors import UnsupportedParameterError
+from llmp.types import ChatMessage, Request
 from llmp_gemini._thinking import THINKING_PARAMS, thinking_config
 
 # OpenAI name (and Gemini's own, for people who know it) -> GenerateContentConfig field.
@@ -35,23 +37,26 @@ _SAME: dict[str, str] = {
     "stop_sequences": "stop_sequences",
     "safety_settings": "safety_settings",
 }
+# What each field must be, checked before sending (the SDK's pydantic types, without pydantic).
+_NUMBER = frozenset({"temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty"})
+_INTEGER = frozenset({"seed", "max_output_tokens"})
+# GenerateContentConfig field -> the request JSON's name inside ``generationConfig``.
+_JSON_NAMES = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "top_k": "topK",
+    "seed": "seed",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+    "max_output_tokens": "maxOutputTokens",
+    "stop_sequences": "stopSequences",
+    "candidate_count": "candidateCount",
+    "response_mime_type": "responseMimeType",
+    "response_json_schema": "responseJsonSchema",
+    "thinking_config": "thinkingConfig",
+}
 _ROLES = {"user": "user", "assistant": "model"}
 _SYSTEM_ROLES = ("system", "developer")
-
-# Gemini's finish reasons in OpenAI's words, so callers see one vocabulary across providers.
-_FINISH: dict[str, str] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    "SAFETY": "content_filter",
-    "RECITATION": "content_filter",
-    "BLOCKLIST": "content_filter",
-    "PROHIBITED_CONTENT": "content_filter",
-    "SPII": "content_filter",
-    "IMAGE_SAFETY": "content_filter",
-}
-# Finishes where the same request would end the same way: retrying an empty answer is useless.
-_FINAL_EMPTY = frozenset(_FINISH) - {"STOP"}
-
 
 # ----- requests -----
 
@@ -148,161 +153,64 @@ def generation_config(request: Request) -> dict[str, Any]:
             )
         if field in config:
             raise UnsupportedParameterError(f"{name!r} repeats another parameter that sets {field}")
-        config[field] = [value] if field == "stop_sequences" and isinstance(value, str) else value
+        config[field] = _checked(name, field, value)
     thinking = thinking_config(request.model, request.params)
     if thinking is not None:
         config["thinking_config"] = thinking
     return config
 
 
-# ----- responses -----
+def _checked(name: str, field: str, value: Any) -> Any:
+    """`value` if it has the type Gemini takes for `field` (a lone stop string becomes a list)."""
+    if field in _NUMBER:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        kind = "a number"
+    elif field in _INTEGER:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "an integer"
+    elif field == "stop_sequences":
+        value = [value] if isinstance(value, str) else value
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        kind = "a string or a list of strings"
+    elif field == "safety_settings":
+        ok = isinstance(value, list) and all(isinstance(v, Mapping) for v in value)
+        kind = "a list of {'category': ..., 'threshold': ...} objects"
+    else:  # pragma: no cover - every mapped field is listed above
+        ok, kind = True, ""
+    if not ok:
+        raise UnsupportedParameterError(f"Gemini cannot take {name}={value!r}: it must be {kind}")
+    return value
 
 
-def finish_reason(value: Any) -> str | None:
-    """OpenAI's word for a Gemini finish reason (an SDK enum or a string); unknown ones lower-cased."""
-    if value is None:
-        return None
-    name = str(getattr(value, "value", value))
-    return _FINISH.get(name, name.lower())
+def rest_body(request: Request) -> dict[str, Any]:
+    """The ``generateContent`` JSON body for `request`, as google-genai would send it.
+
+    Field names as the SDK writes them: camelCase, except where it passes a dict through
+    (``inlineData``'s ``mime_type``, ``thinkingConfig``'s contents), which the API accepts too.
+    """
+    contents, system = to_contents(request.messages)
+    config = generation_config(request)
+    body: dict[str, Any] = {"contents": [_json_content(content) for content in contents]}
+    if system is not None:
+        body["systemInstruction"] = {"parts": [{"text": system}], "role": "user"}
+    safety = config.pop("safety_settings", None)
+    if safety is not None:
+        body["safetySettings"] = [dict(setting) for setting in safety]
+    if config:
+        generation = {_JSON_NAMES[name]: value for name, value in config.items()}
+        if "topK" in generation:
+            generation["topK"] = float(generation["topK"])  # a float in Gemini's schema
+        body["generationConfig"] = generation
+    return body
 
 
-def _finish_name(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "value", value))
-
-
-def candidate_text(candidate: Any) -> str:
-    """The answer text of one candidate: its text parts, without thought summaries."""
-    content = candidate.content
-    parts = content.parts if content is not None else None
-    if not parts:
-        return ""
-    return "".join(p.text for p in parts if p.text and not p.thought)
-
-
-def parse_usage(meta: Any) -> Usage:
-    """``usage_metadata`` as llmp's `Usage`: thoughts are billed as output, and are its reasoning."""
-    if meta is None:
-        return Usage()
-    thoughts = meta.thoughts_token_count or 0
-    return Usage(
-        input_tokens=meta.prompt_token_count or 0,
-        cached_input_tokens=meta.cached_content_token_count or 0,
-        output_tokens=(meta.candidates_token_count or 0) + thoughts,
-        reasoning_tokens=thoughts,
-    )
-
-
-def empty_error(index: int, finish: Any, usage: Usage, provider: str) -> EmptyResponseError:
-    name = _finish_name(finish)
-    if name == "MAX_TOKENS":
-        why = (
-            f"the output budget ran out first (finish reason MAX_TOKENS, {usage.reasoning_tokens} "
-            "thinking tokens): raise max_tokens or lower the thinking budget"
-        )
-    elif name in _FINAL_EMPTY:
-        why = f"the answer was withheld (finish reason {name})"
-    else:
-        why = f"finish reason {name or 'none'}"
-    return EmptyResponseError(
-        f"Gemini returned no text for candidate {index}: {why}",
-        provider=provider,
-        finish_reason=name,
-        retryable=name not in _FINAL_EMPTY,
-        usage=usage,
-    )
-
-
-def _blocked(response: Any, usage: Usage, provider: str) -> EmptyResponseError:
-    feedback = response.prompt_feedback
-    reason = _finish_name(getattr(feedback, "block_reason", None))
-    if reason is not None:
-        return EmptyResponseError(
-            f"Gemini blocked the prompt (block reason {reason}) and returned no candidates",
-            provider=provider,
-            finish_reason=reason,
-            retryable=False,
-            usage=usage,
-        )
-    return EmptyResponseError(
-        "Gemini returned no candidates", provider=provider, finish_reason=None, retryable=True, usage=usage
-    )
-
-
-def parse_response(response: Any, n: int, provider: str) -> Response:
-    """A finished `Response` from a ``GenerateContentResponse``; every candidate must have text."""
-    usage = parse_usage(response.usage_metadata)
-    candidates = response.candidates or []
-    if not candidates:
-        raise _blocked(response, usage, provider)
-    by_index = {c.index or 0: c for c in candidates}
-    texts: list[str] = []
-    finishes: list[str | None] = []
-    for i in range(max(n, len(by_index))):
-        candidate = by_index.get(i)
-        if candidate is None:
-            raise MalformedResponseError(
-                f"Gemini sent {len(by_index)} candidates for candidate_count={n}", provider=provider
-            )
-        text = candidate_text(candidate)
-        if not text:
-            raise empty_error(i, candidate.finish_reason, usage, provider)
-        texts.append(text)
-        finishes.append(finish_reason(candidate.finish_reason))
-    return Response(texts, usage, finishes)
-
-
-class StreamState:
-    """What a stream has shown so far, to check at its end that every candidate finished."""
-
-    __slots__ = ("blocked", "events", "finish", "texts", "usage_metadata")
-
-    def __init__(self) -> None:
-        self.events = 0
-        self.finish: dict[int, Any] = {}
-        self.texts: set[int] = set()
-        self.usage_metadata: Any = None
-        self.blocked: Any = None
-
-    def chunks(self, response: Any) -> list[Chunk]:
-        """The text deltas of one streamed ``GenerateContentResponse``."""
-        self.events += 1
-        if response.usage_metadata is not None:
-            # Each event carries the running totals, so the last one is the answer's usage.
-            self.usage_metadata = response.usage_metadata
-        if not response.candidates and response.prompt_feedback is not None:
-            self.blocked = response
-        out: list[Chunk] = []
-        for candidate in response.candidates or ():
-            index = candidate.index or 0
-            text = candidate_text(candidate)
-            finish = candidate.finish_reason
-            if finish is not None:
-                self.finish[index] = finish
-            if text:
-                self.texts.add(index)
-            if text or finish is not None:
-                out.append(Chunk(text=text, index=index, finish_reason=finish_reason(finish)))
-        return out
-
-    def end(self, n: int, provider: str) -> Chunk:
-        """The closing usage chunk, or the typed error for a stream that is not a whole answer."""
-        usage = parse_usage(self.usage_metadata)
-        if self.blocked is not None and not self.finish:
-            raise _blocked(self.blocked, usage, provider)
-        if not self.events:
-            raise EmptyResponseError(
-                "the Gemini stream ended without a single event (empty stream)",
-                provider=provider,
-                finish_reason=None,
-                retryable=True,
-                usage=usage,
-            )
-        for i in range(n):
-            if i not in self.finish:
-                raise MalformedResponseError(
-                    f"the Gemini stream ended before candidate {i} finished (no finishReason): truncated",
-                    provider=provider,
-                )
-            if i not in self.texts:
-                raise empty_error(i, self.finish[i], usage, provider)
-        return Chunk(usage=usage)
+def _json_content(content: dict[str, Any]) -> dict[str, Any]:
+    parts = []
+    for part in content["parts"]:
+        inline = part.get("inline_data")
+        if inline is None:
+            parts.append(part)
+        else:
+            data = base64.b64encode(inline["data"]).decode("ascii")
+            parts.append({"inlineData": {"data": data, "mime_type": inline["mime_type"]}})
+    return {"parts": parts, "role": content["role"]}
