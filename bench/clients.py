@@ -93,6 +93,80 @@ class Floor:
         await self.http.aclose()
 
 
+class FloorDrained(Floor):
+    """The floor, but each streamed body is read to its end instead of dropped at ``[DONE]``.
+
+    An HTTP/1.1 connection whose response was not read to the end cannot carry another request,
+    so httpcore2 closes it: `Floor` over HTTP/1.1 opens a new connection (TLS handshake included)
+    for every streamed request. Reading the end of the body (nothing but the terminating chunk
+    follows ``[DONE]``) returns the connection to the pool, as a client that consumes the whole
+    response does. Over HTTP/2 the difference is one more read of the stream's last frame.
+    """
+
+    async def stream(self, prompt: str) -> Result:
+        started = perf_counter()
+        ttft = None
+        parts = []
+        body = json.dumps(
+            {"model": MODEL, "messages": messages(prompt), "stream": True, "stream_options": STREAM_OPTIONS}
+        )
+        async with self.http.stream("POST", self.url, content=body, headers=self.headers) as response:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if payload == "[DONE]":
+                    continue  # no break: the loop ends with the body
+                for choice in json.loads(payload)["choices"]:
+                    content = choice["delta"].get("content")
+                    if content:
+                        if ttft is None:
+                            ttft = perf_counter() - started
+                        parts.append(content)
+        return ttft, "".join(parts)
+
+
+class FloorLanes:
+    """A floor client spread over ``lanes`` httpx2 clients, each on its own HTTP/2 connection.
+
+    httpcore2 never opens a second HTTP/2 connection to one origin, so N connections need N
+    clients. Each request goes to the lane with the fewest requests in flight (llmp-openai's
+    policy), so the lanes share the load evenly at any concurrency. A lane is a plain ``lane(c)``
+    (`Floor` or `FloorDrained`): requests, parsing and replies are its own, only the spreading is
+    added.
+    """
+
+    def __init__(self, concurrency: int, *, lanes: int, lane: Callable[[int], Floor] = Floor) -> None:
+        self.lanes = [lane(concurrency) for _ in range(lanes)]
+        self.in_flight = [0] * lanes
+
+    async def run(self, prompts: Sequence[str], concurrency: int, stream: bool) -> list[Result]:
+        return await pool(prompts, concurrency, self.stream if stream else self.call)
+
+    def _pick(self) -> int:
+        return min(range(len(self.lanes)), key=self.in_flight.__getitem__)
+
+    async def call(self, prompt: str) -> Result:
+        lane = self._pick()
+        self.in_flight[lane] += 1
+        try:
+            return await self.lanes[lane].call(prompt)
+        finally:
+            self.in_flight[lane] -= 1
+
+    async def stream(self, prompt: str) -> Result:
+        lane = self._pick()
+        self.in_flight[lane] += 1
+        try:
+            return await self.lanes[lane].stream(prompt)
+        finally:
+            self.in_flight[lane] -= 1
+
+    async def aclose(self) -> None:
+        for lane in self.lanes:
+            await lane.aclose()
+
+
 class OpenAISDK:
     """The plain openai SDK: ``chat.completions.create``, pydantic objects per response / chunk."""
 

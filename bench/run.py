@@ -1,11 +1,12 @@
 """Run the benchmark grid and write docs/performance.md and docs/performance.png.
 
-    .venv/bin/python bench/run.py            # the grid (~11 min on 2 cores) + extras (~4 min)
+    .venv/bin/python bench/run.py            # the grid (~11 min on 2 cores) + extras (~15 min)
     .venv/bin/python bench/run.py --quick --no-extras   # c in {32, 128}, one repeat (~1.5 min)
 
 Grid: {stream, non-stream} x concurrency {1, 32, 128, 512} x clients. One fake server (its own
 process) serves the whole run; each cell runs in a fresh process (``cell.py``). Then, unless
-``--no-extras``, ``startup.py`` and ``sdk_paths.py`` run and their tables join the report.
+``--no-extras``, ``startup.py``, ``sdk_paths.py``, ``connections.py`` and ``gemini.py`` run and their
+tables join the report.
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ def write_markdown(
     extras: dict[str, Any],
     state: str,
 ) -> None:
+    import connections
+    import gemini
     import sdk_paths
     import startup
 
@@ -193,6 +196,20 @@ def write_markdown(
             sdk_paths.markdown(extras["sdk_paths_nonstream"]),
             "",
         ]
+    if extras.get("connections"):
+        parts += [
+            "## HTTP/2: one connection, a few, or HTTP/1.1 (`bench/connections.py`)",
+            "",
+            connections.markdown(extras["connections"]),
+            "",
+        ]
+    if extras.get("gemini"):
+        parts += [
+            "## Gemini: llmp-gemini against google-genai (`bench/gemini.py`)",
+            "",
+            gemini.markdown(extras["gemini"]),
+            "",
+        ]
     if NOTES.exists():
         parts += [NOTES.read_text().strip(), ""]
     parts += [
@@ -207,6 +224,8 @@ def write_markdown(
         ".venv/bin/python bench/run.py --from-json bench/results/latest.json   # rewrite this page",
         ".venv/bin/python bench/sdk_paths.py [--no-stream]   # the SDK-path micro-benchmark",
         ".venv/bin/python bench/startup.py                   # import, LLM(), first call, cache hits",
+        ".venv/bin/python bench/connections.py               # HTTP/2 x1/x2/x4/x8 vs HTTP/1.1, c=128/512",
+        ".venv/bin/python bench/gemini.py                    # llmp-gemini vs google-genai (aiohttp, httpx2)",
         ".venv/bin/python bench/spy.py floor llmp --no-stream --frames openai,llmp,llmp_openai",
         "```",
         "",
@@ -228,7 +247,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=None, help="n per cell (default: by c)")
     parser.add_argument("--h2-streams", type=int, default=None, help="server's HTTP/2 stream limit")
     parser.add_argument("--cell-timeout", type=float, default=900.0)
-    parser.add_argument("--no-extras", action="store_true", help="skip startup.py and sdk_paths.py")
+    parser.add_argument(
+        "--no-extras", action="store_true", help="skip startup, sdk_paths, connections and gemini"
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only; do not write docs/")
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"raw results (default {RESULTS})")
     parser.add_argument("--from-json", type=Path, default=None, help="rewrite the docs from saved results")
@@ -261,6 +282,10 @@ def main() -> None:
             extras["sdk_paths"] = run_extra("sdk_paths.py")
             print()
             extras["sdk_paths_nonstream"] = run_extra("sdk_paths.py", "--no-stream")
+            print()
+            extras["connections"] = run_extra("connections.py")
+            print()
+            extras["gemini"] = run_extra("gemini.py")
         args.json.parent.mkdir(parents=True, exist_ok=True)
         saved = {"rows": rows, "extras": extras, "quick": args.quick, "repeats": args.repeats, "git": state}
         saved["headline_passes"] = args.headline_passes

@@ -40,6 +40,21 @@ def test_together_uses_http1_and_strips_the_prefix(
     assert llm.total_cost == pytest.approx(expected)
 
 
+def test_streams_over_http1_reuse_one_connection(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A streamed body left unread after [DONE] would make httpcore2 close the HTTP/1.1
+    # connection, and every stream would pay for a new TCP and TLS handshake.
+    monkeypatch.setenv("TOGETHER_API_KEY", fake_openai.api_key)
+    monkeypatch.setenv("TOGETHER_BASE_URL", fake_openai.base_url)
+    llm = llmp.LLM(MODEL, cache=False)
+    for prompt in ("a b", "c d", "e f"):
+        assert "".join(llm.stream(prompt)) == f"Echo: {prompt}"
+    records = [r for r in fake_openai.requests if r.path.endswith("/chat/completions")]
+    assert [r.http_version for r in records] == ["1.1"] * 3
+    assert len({r.client_port for r in records}) == 1
+
+
 def test_missing_key_names_together_env_vars(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
     monkeypatch.delenv("TOGETHER_KEYS", raising=False)

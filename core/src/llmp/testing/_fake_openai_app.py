@@ -103,6 +103,8 @@ class FakeOpenAIApp(FakeOpenAIState):
         started = time.monotonic()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         record = RequestRecord(scope["method"], path, scope["http_version"], headers, None, raw, time.time())
+        client = scope.get("client")
+        record.client_port = client[1] if client else None
         generation = self._begin(record)
         self._next_id += 1  # only the server's loop thread touches this
         request_id = f"{self._id_prefix}{self._next_id:010x}"

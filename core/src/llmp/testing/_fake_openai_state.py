@@ -33,6 +33,7 @@ class RequestRecord:
     timestamp: float
     status: int | None = None
     fault: Fault | None = None
+    client_port: int | None = None  # the client's source port: one per TCP connection
 
 
 class FakeOpenAIState:

@@ -194,15 +194,15 @@ class OpenAIClient:
             # Uncompressed bodies (OpenAI's SSE) skip httpx2's decoder and re-chunking layers.
             body = raw.aiter_bytes() if "content-encoding" in raw.headers else raw.aiter_raw()
             parser = SSEParser()
+            # Read to the end even after [DONE] (the parser ignores the rest): over HTTP/1.1 a
+            # body left unread makes httpcore2 close the connection instead of reusing it.
             async for data in body:
                 for payload in parser.feed(data):
                     for chunk in chunks_from_event(payload, provider):
                         if rate_limit is not None:
                             chunk.rate_limit, rate_limit = rate_limit, None
                         yield chunk
-                if parser.done:
-                    break
-            else:
+            if not parser.done:
                 # A stream that just stops is truncated: an error, not a shorter answer.
                 raise MalformedResponseError("the stream ended without [DONE] (truncated)", provider=provider)
         except LLMPError:
