@@ -1,6 +1,6 @@
 """Run the benchmark grid and write docs/performance.md and docs/performance.png.
 
-    .venv/bin/python bench/run.py            # the grid (~11 min on 2 cores) + extras (~15 min)
+    .venv/bin/python bench/run.py            # the grid (~11 min on 2 cores) + extras (~35 min)
     .venv/bin/python bench/run.py --quick --no-extras   # c in {32, 128}, one repeat (~1.5 min)
 
 Grid: {stream, non-stream} x concurrency {1, 32, 128, 512} x clients. One fake server (its own
@@ -85,11 +85,11 @@ def run_grid(args: argparse.Namespace, workload: Workload) -> list[dict[str, Any
     return report.enrich(report.merge(rows), workload)
 
 
-def run_extra(script: str, *flags: str) -> Any:
+def run_extra(script: str, *flags: str, timeout: float = 1200) -> Any:
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         try:
             cmd = [f"bench/{script}", *flags, "--json", out.name]
-            sys.stdout.write(run_child(cmd, bytecode_env(), timeout=1200))
+            sys.stdout.write(run_child(cmd, bytecode_env(), timeout=timeout))
             return json.loads(Path(out.name).read_text())
         except Exception as exc:
             print(f"{script} failed: {exc!r}", file=sys.stderr)
@@ -217,7 +217,7 @@ def write_markdown(
         "",
         "```bash",
         "uv sync --group bench   # litellm, matplotlib, psutil, pyinstrument, py-spy",
-        "# what wrote this page (grid ~12 min + extras ~4 min on 2 cores):",
+        "# what wrote this page (grid ~12 min + extras ~35 min on 2 cores):",
         ".venv/bin/python bench/run.py --headline-passes 1",
         ".venv/bin/python bench/run.py --quick --no-extras   # a smaller grid, ~1.5 min",
         ".venv/bin/python bench/run.py --clients floor,llmp --concurrency 128 --no-extras --no-docs",
@@ -283,7 +283,7 @@ def main() -> None:
             print()
             extras["sdk_paths_nonstream"] = run_extra("sdk_paths.py", "--no-stream")
             print()
-            extras["connections"] = run_extra("connections.py")
+            extras["connections"] = run_extra("connections.py", timeout=3600)  # ~25 min on 2 cores
             print()
             extras["gemini"] = run_extra("gemini.py")
         args.json.parent.mkdir(parents=True, exist_ok=True)

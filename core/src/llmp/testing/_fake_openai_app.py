@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from llmp.testing import _openai_wire as wire
+from llmp.testing._fake_openai_batch import FakeBatches
 from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
 from llmp.testing._faults import (
     MalformedChunk,
@@ -69,6 +70,16 @@ def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
 
 class FakeOpenAIApp(FakeOpenAIState):
     """ASGI app speaking OpenAI's chat-completions wire. See ``FakeOpenAIServer`` for the knobs."""
+
+    def __init__(self, **knobs: Any) -> None:
+        #: The Files and Batch APIs' state and knobs (``step_seconds``, ``expire_after``...). Set
+        #: before the shared state's constructor, which calls `reset`.
+        self.batches = FakeBatches()
+        super().__init__(**knobs)
+
+    def reset(self) -> None:
+        super().reset()
+        self.batches.reset()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmp.testing import _openai_wire as wire
-from llmp.testing._fake_openai_batch import FakeBatches
 from llmp.testing._faults import BodyPredicate, Fault, FaultSchedule, Injection
 from llmp.testing._ratelimit import RateLimiter
 
@@ -100,8 +99,6 @@ class FakeOpenAIState:
         # Ids are a per-server random prefix plus a counter: unique without per-request entropy.
         self._id_prefix = secrets.token_hex(6)
         self._next_id = 0
-        #: The Files and Batch APIs' state and knobs (``step_seconds``, ``expire_after``...).
-        self.batches = FakeBatches()
         self.reset()
 
     def reset(self) -> None:
@@ -109,7 +106,6 @@ class FakeOpenAIState:
         for name, value in self._defaults.items():
             setattr(self, name, value)
         self._faults.clear()
-        self.batches.reset()
         self._limiter = RateLimiter(*self._default_limits, self._clock)
         with self._lock:
             self._records = []
