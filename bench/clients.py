@@ -51,6 +51,8 @@ def _httpx2_client(http2: bool) -> Any:
 class Floor:
     """The floor: raw httpx2 POST; ``json.loads`` of the body, or of each SSE ``data:`` line."""
 
+    drain = False  # read a stream past [DONE] to its end (see FloorDrained)
+
     def __init__(self, concurrency: int, *, http2: bool = True) -> None:
         self.http = _httpx2_client(http2)
         self.url = os.environ["OPENAI_BASE_URL"].rstrip("/") + "/chat/completions"
@@ -80,6 +82,8 @@ class Floor:
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
+                    if self.drain:
+                        continue  # no break: the loop ends with the body
                     break
                 for choice in json.loads(payload)["choices"]:
                     content = choice["delta"].get("content")
@@ -103,27 +107,7 @@ class FloorDrained(Floor):
     response does. Over HTTP/2 the difference is one more read of the stream's last frame.
     """
 
-    async def stream(self, prompt: str) -> Result:
-        started = perf_counter()
-        ttft = None
-        parts = []
-        body = json.dumps(
-            {"model": MODEL, "messages": messages(prompt), "stream": True, "stream_options": STREAM_OPTIONS}
-        )
-        async with self.http.stream("POST", self.url, content=body, headers=self.headers) as response:
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    continue  # no break: the loop ends with the body
-                for choice in json.loads(payload)["choices"]:
-                    content = choice["delta"].get("content")
-                    if content:
-                        if ttft is None:
-                            ttft = perf_counter() - started
-                        parts.append(content)
-        return ttft, "".join(parts)
+    drain = True
 
 
 class FloorLanes:
