@@ -23,6 +23,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs
 
 from llmp.testing import _gemini_wire as wire
+from llmp.testing._counters import RequestCounter
 from llmp.testing._fake_gemini_batch import FakeGeminiBatches
 from llmp.testing._faults import (
     BodyPredicate,
@@ -138,9 +139,7 @@ class FakeGeminiServer:
         self._faults = FaultSchedule()
         self._lock = threading.Lock()
         self._records: list[GeminiRequestRecord] = []
-        self._request_count = 0
-        self._in_flight = 0
-        self.max_in_flight = 0  # the most requests in flight at once since the last reset
+        self._counter = RequestCounter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._id_prefix = secrets.token_hex(4)
@@ -193,8 +192,7 @@ class FakeGeminiServer:
         self.batches.reset()
         with self._lock:
             self._records = []
-            self._request_count = 0
-            self.max_in_flight = self._in_flight
+        self._counter.reset()
         if self._loop is not None:
             # End Slow waits left from before the reset so they stop holding connections.
             with contextlib.suppress(RuntimeError):  # the server's loop is already closed
@@ -224,10 +222,15 @@ class FakeGeminiServer:
 
     @property
     def request_count(self) -> int:
-        return self._request_count
+        return self._counter.count
+
+    @property
+    def max_in_flight(self) -> int:
+        """Peak number of requests, begun since the last reset, being handled at once."""
+        return self._counter.max_in_flight
 
     def stats(self) -> dict[str, int]:
-        return {"request_count": self._request_count, "max_in_flight": self.max_in_flight}
+        return self._counter.stats()
 
     # ----- ASGI -----
 
@@ -261,12 +264,10 @@ class FakeGeminiServer:
             bytes(raw),
             time.time(),
         )
-        with self._lock:
-            self._request_count += 1
-            self._in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self._in_flight)
-            if self.record:
+        if self.record:
+            with self._lock:
                 self._records.append(record)
+        generation = self._counter.begin()
         try:
             await self._route(record, receive, send)
         except ErrorResponse as reply:
@@ -280,8 +281,7 @@ class FakeGeminiServer:
             elif record.http_version != "1.1":
                 await reset_stream(send)  # else the client would wait forever for the rest
         finally:
-            with self._lock:
-                self._in_flight -= 1
+            self._counter.end(generation)
 
     async def _respond(
         self,

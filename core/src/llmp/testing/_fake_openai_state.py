@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmp.testing import _openai_wire as wire
+from llmp.testing._counters import RequestCounter
 from llmp.testing._faults import BodyPredicate, Fault, FaultSchedule, Injection
 from llmp.testing._ratelimit import RateLimiter
 
@@ -85,15 +86,8 @@ class FakeOpenAIState:
         self._default_limits = (rpm, tpm)
         self._limiter = RateLimiter(rpm, tpm, clock)
         self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
         self._records: list[RequestRecord] = []
-        self._request_count = 0
-        self._in_flight = 0
-        # Requests from before the last reset() (say, a timed-out slow one a test left behind)
-        # still finish later; counting per generation keeps them out of the next test's peak.
-        self._generation = 0
-        self._in_flight_now = 0
-        self._max_in_flight = 0
+        self._counter = RequestCounter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         # Ids are a per-server random prefix plus a counter: unique without per-request entropy.
@@ -109,10 +103,7 @@ class FakeOpenAIState:
         self._limiter = RateLimiter(*self._default_limits, self._clock)
         with self._lock:
             self._records = []
-            self._request_count = 0
-            self._generation += 1
-            self._in_flight_now = 0
-            self._max_in_flight = 0
+        self._counter.reset()
         if self._loop is not None:
             # End Slow waits left over from before the reset so they stop holding connections.
             with contextlib.suppress(RuntimeError):  # the server's loop is already closed
@@ -154,54 +145,39 @@ class FakeOpenAIState:
 
     @property
     def request_count(self) -> int:
-        return self._request_count
+        return self._counter.count
 
     @property
     def in_flight(self) -> int:
         """API requests being handled now (including any begun before the last reset)."""
-        return self._in_flight
+        return self._counter.in_flight
 
     @property
     def max_in_flight(self) -> int:
         """Peak number of API requests, begun since the last reset, being handled at once."""
-        return self._max_in_flight
+        return self._counter.max_in_flight
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no API request is being handled (e.g. after clients gave up on them).
 
         Returns False on timeout. From async code: ``await asyncio.to_thread(server.wait_idle)``.
         """
-        with self._idle:
-            return self._idle.wait_for(lambda: self._in_flight == 0, timeout)
+        return self._counter.wait_idle(timeout)
 
     def stats(self) -> dict[str, int]:
-        return {
-            "request_count": self._request_count,
-            "in_flight": self._in_flight,
-            "max_in_flight": self._max_in_flight,
-        }
+        return self._counter.stats()
 
     # ----- bookkeeping for the request handler (server thread) -----
 
     def _begin(self, record: RequestRecord) -> int:
         """Count a request in; returns the generation to hand back to :meth:`_end`."""
-        with self._lock:
-            self._request_count += 1
-            self._in_flight += 1
-            self._in_flight_now += 1
-            if self._in_flight_now > self._max_in_flight:
-                self._max_in_flight = self._in_flight_now
-            if self.record:
+        if self.record:
+            with self._lock:
                 self._records.append(record)
-            return self._generation
+        return self._counter.begin()
 
     def _end(self, generation: int) -> None:
-        with self._lock:
-            self._in_flight -= 1
-            if generation == self._generation:
-                self._in_flight_now -= 1
-            if not self._in_flight:
-                self._idle.notify_all()
+        self._counter.end(generation)
 
     def _wake_event(self) -> asyncio.Event:
         """The event that the next reset() sets (created on the server's loop)."""
