@@ -52,7 +52,7 @@ def _import_sdk() -> Any:
 class _Lane:
     """One SDK client on its own httpx2 client: one HTTP/2 connection (or an HTTP/1.1 pool)."""
 
-    __slots__ = ("extensions", "headers", "http", "in_flight", "sdk", "url")
+    __slots__ = ("_timeouts", "extensions", "headers", "http", "in_flight", "sdk", "url")
 
     def __init__(self, sdk: openai.AsyncOpenAI, http: httpx2.AsyncClient) -> None:
         self.sdk = sdk
@@ -61,6 +61,7 @@ class _Lane:
         self.url: httpx2.URL | None = None
         self.headers: httpx2.Headers | None = None
         self.extensions: dict[str, Any] = {}
+        self._timeouts: dict[float | None, dict[str, Any]] = {}
 
     async def prepare(self) -> None:
         """Have the SDK build a chat completions request (its own hooks included); keep its parts.
@@ -89,9 +90,12 @@ class _Lane:
 
         if self.headers is None:
             await self.prepare()
-        extensions = self.extensions
-        if seconds is not None:
-            extensions = {**extensions, "timeout": httpx2.Timeout(seconds).as_dict()}
+        extensions = self.extensions if seconds is None else self._timeouts.get(seconds)
+        if extensions is None:
+            # Built once per timeout value (every request carries one, the LLM's default 600 s
+            # included); httpx2.Request copies the mapping, so sharing it is safe.
+            extensions = {**self.extensions, "timeout": httpx2.Timeout(seconds).as_dict()}
+            self._timeouts[seconds] = extensions
         request = httpx2.Request(
             "POST", self.url, headers=self.headers, content=content, extensions=extensions
         )
