@@ -5,7 +5,12 @@ LLMPError
 ├── ConfigurationError              bad input to llmp itself: fix your call or environment
 │   ├── MissingAPIKeyError          no key found; names the env vars to set
 │   ├── UnsupportedParameterError   a parameter the provider cannot honour
-│   └── PluginError                 a plugin is broken (async request hook, bad hook, route clash)
+│   ├── UnsupportedFeatureError     tools, an output schema, images, ... the client cannot honour
+│   ├── ToolDefinitionError         a tool whose JSON schema cannot be built
+│   ├── CheckpointMismatchError     an output_jsonl file that belongs to another job
+│   ├── CheckpointLockedError       an output_jsonl file another run is writing
+│   └── CacheError                  a cache that cannot be opened or used (names the path or URL)
+├── PluginError                     a plugin is broken (v1 hooks, bad hook, route or API clash)
 ├── UnknownModelError               no route for a model; names the plugin to install
 ├── ProviderError                   the provider (or the way to it) failed a request
 │   ├── BadRequestError             400/404/422: the request is wrong; not retried
@@ -18,9 +23,14 @@ LLMPError
 │   ├── ProviderTimeoutError        408 or no answer in time: retried
 │   ├── ProviderConnectionError     could not connect / connection dropped: retried
 │   │   └── TLSError                certificate not trusted: not retried
-│   └── MalformedResponseError      a body or stream the plugin could not parse: retried
-│       └── EmptyResponseError      an answer with no text (output spent on thinking, a block)
+│   ├── MalformedResponseError      a body or stream the plugin could not parse: retried
+│   │   ├── EmptyResponseError      an answer with neither text nor tool calls
+│   │   └── IncompleteResponseError fewer samples than asked for (n); not retried
+│   ├── RefusalError                the model refused (OpenAI `refusal`); never cached
+│   ├── OutputValidationError       a reply that does not match the output schema
 │   └── BatchItemError              one request of a provider batch failed, expired or was canceled
+├── ToolCallError                   a tool call whose arguments are not a JSON object (ToolCall.args())
+├── BudgetExceededError             max_cost reached: no new request is sent
 └── GenerationError                 a job finished with failed items; carries every result
 ```
 
@@ -40,23 +50,33 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BatchItemError",
+    "BudgetExceededError",
+    "CacheError",
+    "CheckpointLockedError",
+    "CheckpointMismatchError",
     "ConfigurationError",
     "ConflictError",
     "ContextWindowExceededError",
     "EmptyResponseError",
     "GenerationError",
+    "IncompleteResponseError",
     "LLMPError",
     "MalformedResponseError",
     "MissingAPIKeyError",
+    "OutputValidationError",
     "PluginError",
     "ProviderConnectionError",
     "ProviderError",
     "ProviderTimeoutError",
     "QuotaExceededError",
     "RateLimitError",
+    "RefusalError",
     "ServerError",
     "TLSError",
+    "ToolCallError",
+    "ToolDefinitionError",
     "UnknownModelError",
+    "UnsupportedFeatureError",
     "UnsupportedParameterError",
 ]
 
@@ -83,8 +103,38 @@ class UnsupportedParameterError(ConfigurationError):
     """A generation parameter the provider cannot honour (never silently dropped)."""
 
 
+class UnsupportedFeatureError(ConfigurationError):
+    """The request needs something the provider's client cannot do for this model (tools, an
+    output schema, images, reasoning control, streaming, logprobs, embeddings, a batch API).
+    Raised before anything is sent; `feature` names it."""
+
+    def __init__(self, message: str, *, feature: str, provider: str = "", model: str = "") -> None:
+        self.feature = feature
+        self.provider = provider
+        self.model = model
+        super().__init__(message)
+
+
+class ToolDefinitionError(ConfigurationError):
+    """A tool could not be turned into a JSON-schema function definition (an unsupported
+    parameter type, a missing annotation, a bad name)."""
+
+
+class CheckpointMismatchError(ConfigurationError):
+    """An ``output_jsonl`` file holds the results of a different job (other prompts, model or
+    parameters). Use another path, or delete the file to start over."""
+
+
+class CheckpointLockedError(ConfigurationError):
+    """Another run (in this or another process) is writing the same ``output_jsonl`` file."""
+
+
+class CacheError(ConfigurationError):
+    """The cache cannot be opened or used; the message names the path or URL and the fix."""
+
+
 class PluginError(LLMPError):
-    """A plugin broke the contract: an async request hook, an unknown hook, a routing clash."""
+    """A plugin broke the contract: a v1 hook, an unknown hook, a routing or API-name clash."""
 
 
 class UnknownModelError(LLMPError, LookupError):
@@ -208,6 +258,40 @@ class EmptyResponseError(MalformedResponseError):
         self.retryable = retryable
 
 
+class IncompleteResponseError(MalformedResponseError):
+    """The provider returned fewer samples than ``n`` asked for. Not retried (that would pay for
+    the whole request again); `usage` holds the billed tokens and `response` what did come."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, provider: str = "", usage: Usage | None = None, response: Any = None):
+        super().__init__(message, provider=provider, usage=usage)
+        self.response = response
+
+
+class RefusalError(ProviderError):
+    """The model refused to answer (OpenAI's ``refusal``). Not retried and never cached;
+    `refusal` is the model's explanation, `usage` the billed tokens. Rich calls
+    (`LLM.complete`, ``rich=True``) return the refusal in `Choice.refusal` instead."""
+
+    def __init__(self, refusal: str, *, provider: str = "", usage: Usage | None = None) -> None:
+        super().__init__(f"the model refused: {refusal}", provider=provider, usage=usage)
+        self.refusal = refusal
+
+
+class OutputValidationError(ProviderError):
+    """A reply that does not match the requested output schema. `raw` is the text as the model
+    sent it, `errors` the validator's explanation. The core asks again up to the LLM's
+    ``output_retries`` times before raising this."""
+
+    def __init__(
+        self, message: str, *, raw: str, errors: Any = None, provider: str = "", usage: Usage | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, usage=usage)
+        self.raw = raw
+        self.errors = errors
+
+
 class BatchItemError(ProviderError):
     """One request of a provider batch did not succeed. `kind` is ``"errored"``, ``"expired"``
     (the batch window ran out first), ``"canceled"`` or ``"missing"``."""
@@ -217,12 +301,32 @@ class BatchItemError(ProviderError):
         super().__init__(f"{kind}: {message}" if message else kind, **kwargs)
 
 
+class ToolCallError(LLMPError, ValueError):
+    """A tool call's arguments are not a JSON object (`llmp.types.ToolCall.args`). The call is
+    returned as the model sent it; `arguments` is that text."""
+
+    def __init__(self, message: str, *, name: str, arguments: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.arguments = arguments
+
+
+class BudgetExceededError(LLMPError):
+    """The ``max_cost`` budget would be exceeded: no new request is sent. Every finished result is
+    kept (and checkpointed). `max_cost` is the budget, `spent` what finished requests cost."""
+
+    def __init__(self, message: str, *, max_cost: float, spent: float) -> None:
+        super().__init__(message)
+        self.max_cost = max_cost
+        self.spent = spent
+
+
 class GenerationError(LLMPError):
     """A job ended with some failed items. Nothing finished is lost: `results` holds every
     prompt's outputs in prompt order (None where the item failed) and `errors` maps each failed
     prompt index to its exception."""
 
-    def __init__(self, results: list[list[str] | None], errors: dict[int, BaseException]) -> None:
+    def __init__(self, results: list[Any], errors: dict[int, BaseException]) -> None:
         self.results = results
         self.errors = errors
         first = min(errors)

@@ -111,3 +111,9 @@ if TYPE_CHECKING:
     from llmp.testing._fake_anthropic import DEFAULT_ANTHROPIC_MODELS, FakeAnthropicServer
 __all__ += ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
 _HOMES.update({"FakeAnthropicServer": "_fake_anthropic", "DEFAULT_ANTHROPIC_MODELS": "_fake_anthropic"})
+
+# A real redis-server for tests of the Redis cache and cluster limits.
+if TYPE_CHECKING:
+    from llmp.testing._redis import RedisServer
+__all__ += ["RedisServer"]
+_HOMES.update({"RedisServer": "_redis"})

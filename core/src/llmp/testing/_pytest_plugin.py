@@ -9,6 +9,8 @@ nothing heavy: the server code is imported inside the fixtures, only by tests th
   points the environment at it (``SSL_CERT_FILE``, ``OPENAI_BASE_URL``, ``OPENAI_API_KEY``,
   ``LLMP_CACHE_DIR`` under ``tmp_path``) and yields it. Create HTTP clients after the fixture
   has run: httpx2 reads ``SSL_CERT_FILE`` when a client is created.
+- ``redis_server`` (function): a real ``redis-server`` on a free port (one per session),
+  running and flushed; ``redis_server.url``, ``.kill()``, ``.restart()``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 
 if TYPE_CHECKING:
     from llmp.testing import FakeOpenAIServer
+    from llmp.testing._redis import RedisServer
 
 _ALPHABET = string.ascii_letters + string.digits
 
@@ -49,6 +52,26 @@ def fake_openai(
     yield server
     # Faults a test scheduled but never triggered must not leak into the next test.
     server.reset()
+
+
+@pytest.fixture(scope="session")
+def redis_server_process() -> Iterator[RedisServer]:
+    """One real ``redis-server`` for the session (see `llmp.testing.RedisServer`)."""
+    from llmp.testing._redis import RedisServer
+
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_server(redis_server_process: RedisServer) -> Iterator[RedisServer]:
+    """The session's ``redis-server``, running (restarted if a test stopped it) and empty."""
+    server = redis_server_process
+    server.start()
+    server.flush()
+    yield server
+    if server.running:
+        server.flush()
 
 
 # Registered here so pytest sees them; the module imports only pytest until a fixture runs.
