@@ -19,36 +19,32 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from llmp._images import image
     from llmp._llm import LLM
     from llmp._multi import amulti_chat, amulti_generate, multi_chat, multi_generate
+    from llmp._params import COMMON_PARAMS
     from llmp._plugins import Registry, default_registry
     from llmp._routes import add_route, routes
+    from llmp._streaming import AsyncResponseStream, ResponseStream
+    from llmp._tools import FunctionTool, tool
     from llmp._usage import UsageStats
     from llmp.hookspecs import hookimpl
-    from llmp.types import Chunk, ClientSettings, Cost, RateLimitInfo, Request, Response, Route, Usage
-
-__all__ = [
-    "LLM",
-    "Chunk",
-    "ClientSettings",
-    "Cost",
-    "RateLimitInfo",
-    "Registry",
-    "Request",
-    "Response",
-    "Route",
-    "Usage",
-    "UsageStats",
-    "add_route",
-    "amulti_chat",
-    "amulti_generate",
-    "default_registry",
-    "errors",
-    "hookimpl",
-    "multi_chat",
-    "multi_generate",
-    "routes",
-]
+    from llmp.types import (
+        Capabilities,
+        Choice,
+        Chunk,
+        ClientSettings,
+        Cost,
+        OutputSchema,
+        RateLimitInfo,
+        Reasoning,
+        Request,
+        Response,
+        Route,
+        Tool,
+        ToolCall,
+        Usage,
+    )
 
 _LAZY = {
     "LLM": "llmp._llm",
@@ -63,15 +59,62 @@ _LAZY = {
     "add_route": "llmp._routes",
     "routes": "llmp._routes",
     "UsageStats": "llmp._usage",
+    "COMMON_PARAMS": "llmp._params",
+    "image": "llmp._images",
+    "tool": "llmp._tools",
+    "FunctionTool": "llmp._tools",
+    "ResponseStream": "llmp._streaming",
+    "AsyncResponseStream": "llmp._streaming",
+    "Capabilities": "llmp.types",
+    "Choice": "llmp.types",
     "Chunk": "llmp.types",
     "ClientSettings": "llmp.types",
     "Cost": "llmp.types",
+    "OutputSchema": "llmp.types",
     "RateLimitInfo": "llmp.types",
+    "Reasoning": "llmp.types",
     "Request": "llmp.types",
     "Response": "llmp.types",
     "Route": "llmp.types",
+    "Tool": "llmp.types",
+    "ToolCall": "llmp.types",
     "Usage": "llmp.types",
 }
+
+__all__ = [
+    "COMMON_PARAMS",
+    "LLM",
+    "AsyncResponseStream",
+    "Capabilities",
+    "Choice",
+    "Chunk",
+    "ClientSettings",
+    "Cost",
+    "FunctionTool",
+    "OutputSchema",
+    "RateLimitInfo",
+    "Reasoning",
+    "Registry",
+    "Request",
+    "Response",
+    "ResponseStream",
+    "Route",
+    "Tool",
+    "ToolCall",
+    "Usage",
+    "UsageStats",
+    "add_route",
+    "amulti_chat",
+    "amulti_generate",
+    "default_registry",
+    "errors",
+    "hookimpl",
+    "image",
+    "multi_chat",
+    "multi_generate",
+    "routes",
+    "tool",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -41,7 +41,7 @@ from sqlitedict import SqliteDict
 
 from llmp._paths import default_cache_dir
 
-__all__ = ["FILENAME", "TABLE", "DiskCache", "cache_key", "default_cache_dir", "shared_cache"]
+__all__ = ["FILENAME", "TABLE", "DiskCache", "cache_key", "default_cache_dir", "open_cache", "shared_cache"]
 
 _log = logging.getLogger("llmp.cache")
 _T = TypeVar("_T")
@@ -391,3 +391,23 @@ def _after_fork_in_child() -> None:
 atexit.register(_close_all)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def open_cache(spec: object) -> DiskCache | None:
+    """`LLM(cache=...)`: True (the shared cache), False/None, a directory, or a `DiskCache`."""
+    from llmp.errors import CacheError
+
+    if spec is False or spec is None:
+        return None
+    if spec is True:
+        return shared_cache()
+    if isinstance(spec, DiskCache):
+        return spec
+    if isinstance(spec, (str, os.PathLike)):
+        text = os.fspath(spec)
+        if "://" in text:
+            raise CacheError(f"cache={text!r}: URL caches are not supported by this llmp; pass a directory")
+        return shared_cache(Path(text))
+    raise CacheError(
+        f"cache must be True, False, a directory path or a cache object, got {type(spec).__name__}"
+    )

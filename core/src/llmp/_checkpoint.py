@@ -16,14 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from llmp.errors import ConfigurationError
-from llmp.types import Usage
+from llmp.errors import CheckpointMismatchError
 
 __all__ = ["Checkpoint", "CheckpointMismatchError"]
-
-
-class CheckpointMismatchError(ConfigurationError):
-    """The checkpoint file belongs to a different job."""
 
 
 def _error_record(error: BaseException) -> dict[str, Any]:
@@ -59,7 +54,7 @@ class Checkpoint:
             with self.path.open("r+b") as f:
                 f.truncate(good_bytes)
 
-    def restored(self, index: int, request_hash: str) -> list[str] | None:
+    def restored(self, index: int, request_hash: str) -> dict[str, Any] | None:
         """The saved outputs for item `index`, if it finished before; checks it is the same request."""
         record = self.done.get(index)
         if record is None:
@@ -70,22 +65,21 @@ class Checkpoint:
                 "prompts, model or parameters). Use another output_jsonl path, or delete the file to "
                 "start over."
             )
-        outputs = record.get("outputs")
-        return list(outputs) if outputs is not None else None  # a failed item is tried again
+        response = record.get("response")
+        return response if isinstance(response, dict) else None  # a failed item is tried again
 
     def write(
         self,
         index: int,
         request_hash: str,
-        outputs: list[str] | None,
-        usage: Usage | None,
+        response: dict[str, Any] | None,
         error: BaseException | None,
     ) -> None:
         record = {
+            "v": 2,
             "index": index,
             "request_hash": request_hash,
-            "outputs": outputs,
-            "usage": usage.to_dict() if usage is not None else None,
+            "response": response,
             "error": _error_record(error) if error is not None else None,
         }
         if self._file is None:
@@ -96,7 +90,11 @@ class Checkpoint:
         self._file.flush()
         self.done[index] = record
 
-    def finish(self) -> None:
+    @property
+    def finished(self) -> int:
+        return sum(1 for record in self.done.values() if record.get("response") is not None)
+
+    def finish(self, total: int | None = None) -> None:
         """Rewrite the file in prompt order, one line per item, atomically."""
         self.close()
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -1,35 +1,46 @@
-"""One request through the core: cache, limits, the plugin call, retries, usage and cost.
+"""One request through the core: capabilities, cache, coalescing, the attempt, validation, cost.
 
 ```
-request -> cache lookup (hit: return, no cost) -> key -> AIMD window -> global slot (optional)
-        -> llmp_call / llmp_stream -> usage + cost -> cache store
-on a retryable error: release every slot, back off (Retry-After first), retry
+request -> capability check -> cache lookup (hit: return, no cost) -> same request in flight?
+  (wait for its answer) -> Sender: limits, client.complete, answer rules, retries
+  -> usage + cost -> output schema validation (asked again up to output_retries times)
+  -> cache store (whole, validated answers only)
 ```
 
-An `Engine` belongs to one `LLM` instance (its limiter windows are that instance's
-`max_concurrent`); clients are shared through the registry per (settings, event loop), so every
-instance talking to the same host with the same key reuses one connection pool.
+An `Engine` belongs to one `LLM` instance (its limits are that instance's); clients are shared
+through the registry per (settings, event loop), so every instance talking to the same host with
+the same key reuses one connection pool.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
-from collections.abc import AsyncIterator, Mapping
+import hashlib
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from llmp._answers import Parser, cacheable, parse
 from llmp._cache import DiskCache, cache_key
-from llmp._global_slots import GlobalSlots
-from llmp._keys import KeyPool, fingerprint
-from llmp._limits import AIMDLimiter
+from llmp._capabilities import check_request
+from llmp._keys import KeyPool
+from llmp._params import unknown_params
+from llmp._perloop import PerLoop
 from llmp._plugins import Registry
 from llmp._retry import RetryPolicy
 from llmp._routing import ResolvedRoute
+from llmp._sender import Sender
 from llmp._usage import UsageStats
-from llmp.errors import AuthenticationError, PluginError, ProviderError, RateLimitError
-from llmp.types import ChatMessage, ClientSettings, Request, Response, Usage
+from llmp.errors import OutputValidationError
+from llmp.types import Capabilities, ChatMessage, Client, ClientSettings, Request, Response, Usage
 
-__all__ = ["Engine"]
+__all__ = ["CACHE_VERSION", "Engine", "response_from_cache", "response_to_cache"]
+
+_log = logging.getLogger("llmp.engine")
+
+#: Part of every cache key; bumped when what a key covers or a value holds changes.
+CACHE_VERSION = 2
 
 
 class Engine:
@@ -45,7 +56,8 @@ class Engine:
         retry: RetryPolicy,
         timeout: float | None,
         stats: UsageStats,
-        global_slots: GlobalSlots | None,
+        global_slots: Any,
+        output_retries: int = 1,
     ) -> None:
         route = resolved.route
         self.registry = registry
@@ -60,252 +72,278 @@ class Engine:
         self.retry = retry
         self.timeout = timeout
         self.stats = stats
-        self.global_slots = global_slots
-        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AIMDLimiter]] = (
-            weakref.WeakKeyDictionary()
+        self.output_retries = output_retries
+        self.sender = Sender(
+            provider=self.provider,
+            keys=keys,
+            max_concurrent=max_concurrent,
+            retry=retry,
+            global_slots=global_slots,
+            stats=stats,
+            client=self.client,
+            record_usage=self.record_usage,
         )
-        self._hook = registry.hook
-        self._params_memo: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._settings: dict[str | None, ClientSettings] = {}
+        self._caps: dict[str, Capabilities] = {}
+        self._params_memo: tuple[Mapping[str, Any], dict[str, Any]] | None = None
+        self._inflight: PerLoop[dict[str, asyncio.Future[Response]]] = PerLoop(dict)
 
-    # -- building blocks ---------------------------------------------------------------------
+    # -- clients and what they can do --------------------------------------------------------
 
-    def request(self, messages: list[ChatMessage], n: int, params: dict[str, Any]) -> Request:
-        return Request(self.provider, self.model, messages, n, self.effective_params(params), self.timeout)
+    def client(self, key: str | None) -> Client:
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self._settings[key] = ClientSettings(
+                self.provider, self.api, self.base_url, key, self.options
+            )
+        return self.registry.client_for(settings, owner=self)
 
-    def effective_params(self, params: dict[str, Any]) -> dict[str, Any]:
+    def _any_client(self) -> Client:
+        key = self.keys.keys[0] if self.keys is not None else None
+        settings = self._settings.get(key)
+        if settings is None:
+            settings = self._settings[key] = ClientSettings(
+                self.provider, self.api, self.base_url, key, self.options
+            )
+        return self.registry.clients.probe(settings)
+
+    def capabilities(self, model: str | None = None) -> Capabilities:
+        """What the client can do for `model` (asked once per model)."""
+        model = model or self.model
+        caps = self._caps.get(model)
+        if caps is None:
+            caps = self._caps[model] = self._any_client().capabilities(model)
+        return caps
+
+    def effective_params(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The parameters as the plugin will send them (its defaults made explicit), so the cache
         key names them. A job passes one params object for every prompt: ask the plugin once."""
         memo = self._params_memo
         if memo is not None and memo[0] is params:
             return memo[1]
-        effective: dict[str, Any] | None = self._hook.llmp_request_params(
-            provider=self.provider, model=self.model, params=params
-        )
-        if effective is None:
-            effective = params
+        unknown_params(params, self.capabilities().params, self.provider)
+        effective = self._any_client().effective_params(self.model, params)
         self._params_memo = (params, effective)
         return effective
 
+    async def aclose(self) -> None:
+        """Release this engine's clients (closed once no other LLM uses them)."""
+        await self.registry.clients.release(self)
+
+    # -- cache -------------------------------------------------------------------------------
+
     def cache_key(self, request: Request) -> str:
         # Everything that changes the answer, nothing that doesn't (keys, timeouts, streaming).
-        return cache_key(
-            {
-                "v": 1,
-                "provider": self.provider,
-                "base_url": self.base_url,
-                "model": request.model,
-                "messages": request.messages,
-                "n": request.n,
-                "params": request.params,
-            }
-        )
+        payload: dict[str, Any] = {
+            "v": CACHE_VERSION,
+            "provider": self.provider,
+            "base_url": self.base_url,
+            "model": request.model,
+            "messages": _key_messages(request.messages),
+            "n": request.n,
+            "params": request.params,
+        }
+        if request.tools:
+            payload["tools"] = [[t.name, t.description, dict(t.parameters), t.strict] for t in request.tools]
+            payload["tool_choice"] = request.tool_choice
+            payload["parallel_tool_calls"] = request.parallel_tool_calls
+        schema = request.output_schema
+        if schema is not None:
+            payload["output_schema"] = [schema.name, dict(schema.schema), schema.strict]
+        reasoning = request.reasoning
+        if reasoning is not None:
+            payload["reasoning"] = [reasoning.effort, reasoning.budget_tokens, reasoning.enabled]
+        return cache_key(payload)
 
-    def limiter(self, key: str | None) -> AIMDLimiter:
-        loop = asyncio.get_running_loop()
-        per_loop = self._limiters.get(loop)
-        if per_loop is None:
-            per_loop = self._limiters[loop] = {}
-        tag = fingerprint(key)
-        limiter = per_loop.get(tag)
-        if limiter is None:
-            limiter = per_loop[tag] = AIMDLimiter(self.max_concurrent)
-        return limiter
+    def cached(self, key: str | None, parser: Parser | None) -> Response | None:
+        if key is None or self.cache is None:
+            return None
+        value = self.cache.get(key)
+        if value is None:
+            return None
+        response = response_from_cache(value)
+        if response is None:
+            return None
+        if parser is not None:
+            try:
+                parse(response, parser, self.provider)
+            except OutputValidationError:
+                _log.debug("cached answer %s no longer validates; asking again", key[:12])
+                return None
+        self.stats.cache_hits += 1
+        return response
 
-    def client(self, key: str | None) -> object:
-        settings = ClientSettings(self.provider, self.api, self.base_url, key, self.options)
-        return self.registry.client_for(settings)
+    def store(self, key: str | None, response: Response) -> None:
+        if key is not None and self.cache is not None and cacheable(response):
+            self.cache.set(key, response_to_cache(response))
+
+    # -- accounting --------------------------------------------------------------------------
 
     def record(self, response: Response) -> None:
         cost = self.registry.price(self.provider, self.model, response.usage, "standard")
+        response.cost = cost.total if cost is not None else None
         self.stats.record(response.usage, cost)
 
-    def cached(self, key: str) -> Response | None:
-        if self.cache is None:
-            return None
-        hit = self.cache.get(key)
-        if hit is None:
-            return None
-        self.stats.cache_hits += 1
-        return response_from_cache(hit)
-
-    def store(self, key: str, response: Response) -> None:
-        if self.cache is not None:
-            self.cache.set(key, response_to_cache(response))
+    def record_usage(self, usage: Usage) -> None:
+        self.stats.record(usage, self.registry.price(self.provider, self.model, usage, "standard"))
 
     # -- the call ----------------------------------------------------------------------------
 
-    async def complete(self, request: Request, key: str | None = None) -> Response:
-        """A finished response for `request`: from the cache, or from the provider with retries."""
-        if self.cache is not None:
-            key = key or self.cache_key(request)
-            hit = self.cached(key)
-            if hit is not None:
-                return hit
-        response = await self._with_retries(request)
-        self.record(response)
-        if key is not None:
-            self.store(key, response)
+    def request(self, messages: list[ChatMessage], n: int, params: Mapping[str, Any], **rich: Any) -> Request:
+        """A request of this engine's model; `rich` are the `Request` fields past params."""
+        return Request(self.model, messages, n, self.effective_params(params), timeout=self.timeout, **rich)
+
+    async def complete(
+        self, request: Request, key: str | None = None, parser: Parser | None = None
+    ) -> Response:
+        """A finished response for `request`: from the cache, from an identical request already
+        in flight, or from the provider."""
+        check_request(self, request)
+        if self.cache is None:
+            return await self._fetch(request, parser, None)
+        key = key or self.cache_key(request)
+        hit = self.cached(key, parser)
+        if hit is not None:
+            return hit
+        inflight = self._inflight.get()
+        waiting = inflight.get(key)
+        if waiting is not None:
+            # The same request is on its way: share its answer instead of paying twice.
+            response = await asyncio.shield(waiting)
+            self.stats.cache_hits += 1
+            return _shared(response)
+        future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        inflight[key] = future
+        try:
+            response = await self._fetch(request, parser, key)
+        except BaseException as error:
+            if isinstance(error, Exception):
+                future.set_exception(error)
+                future.exception()  # retrieved: nobody may be waiting, and that is fine
+            else:
+                future.cancel()
+            raise
+        finally:
+            if inflight.get(key) is future:
+                del inflight[key]
+        future.set_result(response)
         return response
 
-    async def _with_retries(self, request: Request) -> Response:
-        attempt = 0
+    async def _fetch(self, request: Request, parser: Parser | None, key: str | None) -> Response:
+        retries = self.output_retries
         while True:
-            api_key, limiter, started, slot = await self._begin_attempt()
+            if request.n > 1 and not self.capabilities(request.model).n:
+                response = await self._fan_out(request)
+            else:
+                response = await self.sender.complete(request)
+                self.record(response)
+            if parser is None:
+                break
             try:
-                awaitable = self._hook.llmp_call(client=self.client(api_key), request=request)
-                if awaitable is None:
-                    raise PluginError(f"No plugin handled llmp_call for api {self.api!r}.")
-                response: Response = await awaitable
-            except ProviderError as error:
-                self._release(limiter, slot)
-                if not await self._retry_after(error, api_key, limiter, started, attempt):
+                parse(response, parser, self.provider)
+                break
+            except OutputValidationError as error:
+                if retries <= 0:
+                    self.stats.failures += 1
                     raise
-                attempt += 1
-                continue
-            except BaseException:
-                self._release(limiter, slot)
-                raise
-            self._release(limiter, slot)
-            limiter.on_success(
-                response.rate_limit, response.usage.input_tokens + response.usage.output_tokens
-            )
-            return response
+                retries -= 1
+                self.stats.retries += 1
+                _log.info("%s: %s; asking again (%d more)", self.provider, error, retries)
+        self.store(key, response)
+        return response
 
-    async def _begin_attempt(self) -> tuple[str | None, AIMDLimiter, float, Any]:
-        """Pick a key and wait for its window slot, then for a machine-wide slot if capped."""
-        api_key = self.keys.pick() if self.keys is not None else None
-        limiter = self.limiter(api_key)
-        started = await limiter.acquire()
+    async def _fan_out(self, request: Request) -> Response:
+        """``n`` samples from a client that samples one at a time: n requests, one answer."""
+        single = replace(request, n=1)
+
+        async def one() -> Response:
+            part = await self.sender.complete(single)
+            self.record(part)  # each part is a billed request of its own, even if another fails
+            return part
+
+        tasks = [asyncio.ensure_future(one()) for _ in range(request.n)]
         try:
-            slot = await self.global_slots.acquire() if self.global_slots is not None else None
+            parts = await asyncio.gather(*tasks)
         except BaseException:
-            limiter.release()  # cancelled while waiting for a global slot: give the window slot back
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        return api_key, limiter, started, slot
-
-    async def _retry_after(
-        self, error: ProviderError, api_key: str | None, limiter: AIMDLimiter, started: float, attempt: int
-    ) -> bool:
-        """Account for a failed attempt (slots already released); back off and return True to try
-        again, or count the failure and return False to give up."""
-        delay = self._on_error(error, api_key, limiter, started, attempt)
-        if delay is None:
-            self.stats.failures += 1
-            return False
-        self.stats.retries += 1
-        if delay:
-            await asyncio.sleep(delay)  # holding no slot while we wait
-        return True
-
-    @staticmethod
-    def _release(limiter: AIMDLimiter, slot: Any) -> None:
-        limiter.release()
-        if slot is not None:
-            slot.release()
-
-    def _on_error(
-        self, error: ProviderError, api_key: str | None, limiter: AIMDLimiter, started: float, attempt: int
-    ) -> float | None:
-        """Update limits and keys for `error`; return the delay before retrying, or None to give up."""
-        if error.usage is not None:
-            # The provider billed this attempt (e.g. an answer with no text): count it.
-            self.record(Response([], error.usage))
-        if isinstance(error, RateLimitError):
-            limiter.on_rate_limited(started, error.retry_after)
-            if self.keys is not None and api_key is not None:
-                self.keys.rate_limited(api_key, error.retry_after)
-                if attempt < self.retry.max_retries and self.keys.other_available(api_key):
-                    return 0.0  # another key is ready: no need to wait out this one's cool-down
-        if isinstance(error, AuthenticationError) and self.keys is not None and api_key is not None:
-            # A rejected key steps aside; try the next one at once (it is not the server's fault).
-            if len(self.keys) > 1 and self.keys.rejected(api_key) and attempt < self.retry.max_retries + 3:
-                return 0.0
-            return None
-        if not self.retry.should_retry(error, attempt):
-            return None
-        return self.retry.delay(attempt, error.retry_after)
-
-    # -- streaming ---------------------------------------------------------------------------
-
-    async def stream(self, request: Request) -> AsyncIterator[str]:
-        """Stream the text deltas of the first sample. A cache hit yields the whole text at once.
-        Errors before the first delta are retried like `complete`; after it, they are raised
-        (text already handed out cannot be taken back). The response is recorded and cached when
-        the stream is exhausted.
-
-        Yields plain strings, and `LLM.astream` hands this generator to the caller as it is: on a
-        streamed request every delta passes through each generator frame in the chain, so the
-        chain is as short as it can be (the plugin's, then this one).
-        """
-        key = self.cache_key(request) if self.cache is not None else None
-        if key is not None:
-            hit = self.cached(key)
-            if hit is not None:
-                if hit.texts and hit.texts[0]:
-                    yield hit.texts[0]
-                return
-        texts: dict[int, list[str]] = {}
-        finish: dict[int, str | None] = {}
         usage = Usage()
-        rate_limit = None
-        attempt = 0
-        while True:
-            api_key, limiter, started, slot = await self._begin_attempt()
-            yielded = False
-            try:
-                chunks = self._hook.llmp_stream(client=self.client(api_key), request=request)
-                if chunks is None:
-                    raise PluginError(f"No plugin handled llmp_stream for api {self.api!r}.")
-                async for chunk in chunks:
-                    if chunk.usage is not None:
-                        usage = chunk.usage
-                    if chunk.rate_limit is not None:
-                        rate_limit = chunk.rate_limit
-                    if chunk.finish_reason is not None:
-                        finish[chunk.index] = chunk.finish_reason
-                    if chunk.text:
-                        texts.setdefault(chunk.index, []).append(chunk.text)
-                        if chunk.index == 0:
-                            yielded = True
-                            yield chunk.text
-            except ProviderError as error:
-                self._release(limiter, slot)
-                # Text already handed out cannot be taken back: only a clean start is retried.
-                if yielded or not await self._retry_after(error, api_key, limiter, started, attempt):
-                    if yielded:
-                        self.stats.failures += 1
-                    raise
-                attempt += 1
-                continue
-            except BaseException:
-                self._release(limiter, slot)
-                raise
-            self._release(limiter, slot)
-            limiter.on_success(rate_limit, usage.input_tokens + usage.output_tokens)
-            break
-        count = max(request.n, len(texts))
-        response = Response(
-            ["".join(texts.get(i, ())) for i in range(count)],
+        for part in parts:
+            usage.add(part.usage)
+        costs = [part.cost for part in parts]
+        first = parts[0]
+        return Response(
+            [part.choices[0] for part in parts],
             usage,
-            [finish.get(i) for i in range(count)],
-            rate_limit,
+            model=first.model,
+            id=first.id,
+            request_id=first.request_id,
+            http_version=first.http_version,
+            rate_limit=parts[-1].rate_limit,
+            latency=max(part.latency or 0.0 for part in parts),
+            attempts=max(part.attempts for part in parts),
+            cost=None if None in costs else sum(c for c in costs if c is not None),
+            provider=self.provider,
         )
-        self.record(response)
-        if key is not None:
-            self.store(key, response)
+
+
+def _key_messages(messages: list[ChatMessage]) -> Any:
+    """Messages for the cache key: an inline image counts by the SHA-256 of its data URL, so
+    keys stay cheap to compute for big images (and a file path never enters a key)."""
+    out: list[Any] | None = None
+    for i, message in enumerate(messages):
+        content = message.get("content")
+        if type(content) is not list:
+            continue
+        parts = [_key_part(part) for part in content]
+        if any(a is not b for a, b in zip(parts, content, strict=True)):
+            out = out or list(messages)
+            out[i] = {**message, "content": parts}
+    return out if out is not None else messages
+
+
+def _key_part(part: Any) -> Any:
+    if isinstance(part, dict) and part.get("type") == "image_url":
+        spec = part.get("image_url")
+        url = spec.get("url") if isinstance(spec, dict) else spec
+        if isinstance(url, str) and url.startswith("data:"):
+            digest = hashlib.sha256(url.encode()).hexdigest()
+            detail = spec.get("detail") if isinstance(spec, dict) else None
+            return {"type": "image_url", "image_sha256": digest, "detail": detail}
+    return part
+
+
+def _shared(response: Response) -> Response:
+    """Another caller's answer, as a cache hit of this one (nothing paid)."""
+    return replace(
+        response, choices=[replace(c) for c in response.choices], cached=True, cost=0.0, attempts=0
+    )
 
 
 def response_to_cache(response: Response) -> dict[str, Any]:
-    return {
-        "texts": response.texts,
-        "finish_reasons": response.finish_reasons,
+    value: dict[str, Any] = {
+        "v": CACHE_VERSION,
+        "choices": [choice.to_dict() for choice in response.choices],
         "usage": response.usage.to_dict(),
     }
+    if response.model:
+        value["model"] = response.model
+    if response.id:
+        value["id"] = response.id
+    return value
 
 
-def response_from_cache(value: Mapping[str, Any]) -> Response:
-    return Response(
-        list(value["texts"]),
-        Usage.from_dict(value.get("usage", {})),
-        list(value.get("finish_reasons", [])),
-    )
+def response_from_cache(value: Mapping[str, Any]) -> Response | None:
+    """A cached answer, or None for a value this version cannot read (treated as a miss)."""
+    if value.get("v") != CACHE_VERSION:
+        return None
+    try:
+        response = Response.from_dict(value)
+    except (KeyError, TypeError, ValueError):
+        return None
+    response.cached = True
+    response.cost = 0.0
+    response.attempts = 0
+    return response

@@ -3,110 +3,189 @@
 Workers pull prompts from one shared iterator, so at most `concurrency` prompts are in flight and
 in memory at once however long (or endless) the input is; finished items pass through a queue of
 the same bound to the consumer, which applies back-pressure. One failing prompt never discards
-the others. Errors that would fail every item the same way (a rejected key, a bad parameter, an
-untrusted certificate, a checkpoint from another job) stop the job early instead of being
-repeated for each prompt; what finished is already in the cache and the checkpoint.
+the others: its error takes its place. A bad item from a generator is that item's error.
+
+Errors that would fail every item the same way stop the job instead of being repeated for each
+prompt: a rejected key, bad configuration (an unsupported feature, a checkpoint of another job),
+an untrusted certificate, a broken plugin (any exception that is not an llmp error is a bug and
+stops the job), a spent budget, and the same 400 for the first few requests (a bad parameter).
+Every worker is stopped and awaited before the error is raised, so nothing writes to the
+checkpoint afterwards; what finished is in the cache and the checkpoint.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator, Sized
-from typing import Literal
+from typing import Any, Literal
 
+from llmp._call import CallSpec
 from llmp._checkpoint import Checkpoint
 from llmp._engine import Engine
+from llmp._messages import to_messages
 from llmp._progress import Progress
-from llmp.errors import AuthenticationError, ConfigurationError, GenerationError, PluginError, TLSError
-from llmp.types import ChatMessage
+from llmp._toolloop import run_tool_loop
+from llmp._usage import UsageStats
+from llmp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ConfigurationError,
+    GenerationError,
+    LLMPError,
+    PluginError,
+    TLSError,
+)
+from llmp.types import Response
 
-__all__ = ["ItemResult", "OnError", "generate_all", "run_job", "to_messages"]
+__all__ = ["OnError", "check_prompts", "generate_all", "run_job"]
 
 OnError = Literal["raise", "return"]
-ItemResult = list[str] | BaseException
-_FATAL = (AuthenticationError, ConfigurationError, PluginError, TLSError)
+_FATAL = (AuthenticationError, ConfigurationError, PluginError, TLSError, BudgetExceededError)
+#: This many identical 400s in a row stop a job: a bad parameter fails every prompt the same way.
+SAME_BAD_REQUEST_LIMIT = 3
 
 
-def to_messages(prompt: str, system_prompt: str | None) -> list[ChatMessage]:
-    if system_prompt is None:
-        return [{"role": "user", "content": prompt}]
-    return [{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]
-
-
-def _check(index: int, prompt: object) -> str:
-    if not isinstance(prompt, str):
-        raise TypeError(f"prompt {index} is {type(prompt).__name__}, not str")
-    return prompt
-
-
-def _checked(prompts: Iterable[str]) -> Iterator[tuple[int, str]]:
-    for index, prompt in enumerate(prompts):
-        yield index, _check(index, prompt)
-
-
-def check_prompts(prompts: Iterable[str]) -> None:
-    """A known list is checked before anything is sent: a bad item is a bug in the caller."""
+def check_prompts(prompts: Any, method: str) -> Iterable[Any]:
+    """`prompts` as an iterable; a known list is checked whole before anything is sent."""
+    if isinstance(prompts, str):
+        return [prompts]
+    if prompts is None or isinstance(prompts, (bytes, dict)) or not isinstance(prompts, Iterable):
+        raise ConfigurationError(
+            f"{method}: prompts must be a string or an iterable of prompts (strings or message lists), "
+            f"got {type(prompts).__name__}"
+        )
     if isinstance(prompts, (list, tuple)):
         for index, prompt in enumerate(prompts):
-            _check(index, prompt)
+            to_messages(prompt, None, f"prompts[{index}]")
+    return prompts
+
+
+class _BadRequests:
+    """Spots the same 400 repeating: `seen` returns the error to stop the job with, if any."""
+
+    __slots__ = ("count", "last")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last: tuple[int | None, str] | None = None
+
+    def seen(self, error: Exception) -> BadRequestError | None:
+        if type(error) is not BadRequestError:
+            self.count, self.last = 0, None
+            return None
+        signature = (error.status_code, error.message)
+        self.count = self.count + 1 if signature == self.last else 1
+        self.last = signature
+        if self.count < SAME_BAD_REQUEST_LIMIT:
+            return None
+        stop = BadRequestError(
+            f"stopped the job: {self.count} requests in a row were refused with the same error, which "
+            f"would fail every prompt (a bad parameter?): {error.message}",
+            provider=error.provider,
+            status_code=error.status_code,
+            body=error.body,
+        )
+        stop.__cause__ = error
+        return stop
+
+
+async def _answer(
+    engine: Engine, spec: CallSpec, index: int, prompt: Any, checkpoint: Checkpoint | None, keyed: bool
+) -> tuple[Any, Response | None]:
+    messages = to_messages(prompt, spec.system_prompt, f"prompts[{index}]")
+    request = spec.request(engine, messages)
+    key = engine.cache_key(request) if keyed else None
+    if checkpoint is not None and key is not None:
+        saved = checkpoint.restored(index, key)
+        if saved is not None:
+            response = Response.from_dict(saved)
+            try:
+                if spec.output is not None:
+                    for choice in response.choices:
+                        choice.parsed = spec.output.parse(choice.text) if choice.text else None
+                return spec.outputs(response, engine.provider), None
+            except ValueError:
+                pass  # no longer valid for this call: ask again
+    if spec.max_turns is not None:
+        response = await run_tool_loop(engine, messages, spec, key)
+    else:
+        response = await engine.complete(request, key, spec.parser)
+    try:
+        output = spec.outputs(response, engine.provider)
+    except LLMPError as error:
+        if checkpoint is not None and key is not None:
+            checkpoint.write(index, key, None, error)
+        raise
+    if checkpoint is not None and key is not None:
+        checkpoint.write(index, key, response.to_dict(), None)
+    return output, response
 
 
 async def run_job(
     engine: Engine,
-    prompts: Iterable[str],
+    prompts: Iterable[Any],
+    spec: CallSpec,
     *,
-    system_prompt: str | None,
-    n: int,
-    params: dict[str, object],
     concurrency: int,
     checkpoint: Checkpoint | None = None,
     progress: bool | None = False,
-) -> AsyncIterator[tuple[int, ItemResult]]:
-    """Yield ``(index, outputs or exception)`` for every prompt, as items finish."""
-    check_prompts(prompts)
-    items = _checked(prompts)
+) -> AsyncIterator[tuple[int, Any]]:
+    """Yield ``(index, outputs or the item's LLMPError)`` for every prompt, as items finish."""
+    items: Iterator[tuple[int, Any]] = enumerate(prompts)
     total = len(prompts) if isinstance(prompts, Sized) else None
-    queue: asyncio.Queue[tuple[int, ItemResult] | None] = asyncio.Queue(maxsize=concurrency)
+    queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue(maxsize=concurrency)
     fatal: list[BaseException] = []
     keyed = checkpoint is not None or engine.cache is not None
+    bad_requests = _BadRequests()
+    job = UsageStats()
 
     async def worker() -> None:
         for index, prompt in items:
             if fatal:
                 return
-            request = engine.request(to_messages(prompt, system_prompt), n, params)
-            key = engine.cache_key(request) if keyed else None
             try:
-                if checkpoint is not None and key is not None:
-                    restored = checkpoint.restored(index, key)
-                    if restored is not None:
-                        await queue.put((index, restored))
-                        continue
-                response = await engine.complete(request, key)
+                output, response = await _answer(engine, spec, index, prompt, checkpoint, keyed)
             except _FATAL as error:
                 fatal.append(error)
                 return
-            except Exception as error:
-                if checkpoint is not None and key is not None:
-                    checkpoint.write(index, key, None, None, error)
+            except LLMPError as error:
+                stop = bad_requests.seen(error)
+                if stop is not None:
+                    fatal.append(stop)
+                    return
+                usage = getattr(error, "usage", None)
+                if usage is not None:  # billed although it failed (an empty answer, say)
+                    job.record(usage, engine.registry.price(engine.provider, engine.model, usage, "standard"))
                 await queue.put((index, error))
                 continue
-            if checkpoint is not None and key is not None:
-                checkpoint.write(index, key, response.texts, response.usage, None)
-            await queue.put((index, response.texts))
+            except Exception as error:  # a bug (plugin or caller): stop, do not repeat it per prompt
+                fatal.append(error)
+                return
+            bad_requests.count = 0
+            if response is not None:
+                job.add_response(response)
+            await queue.put((index, output))
 
     async def run_workers() -> None:
+        tasks = [asyncio.ensure_future(worker()) for _ in range(concurrency)]
         try:
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-        except Exception as error:  # e.g. a non-str prompt from a generator
-            fatal.append(error)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if task.exception() is not None:  # the prompts iterator itself raised
+                    fatal.append(task.exception())  # type: ignore[arg-type]
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             await queue.put(None)
 
-    bar = Progress(progress, total, engine.stats, desc=engine.model)
+    bar = Progress(progress, total, job, desc=engine.model)
     runner = asyncio.ensure_future(run_workers())
     completed = False
     try:
+        # After a fatal error workers take no new prompt, but what is in flight finishes (it is
+        # paid for) and is handed out before the error is raised.
         while (item := await queue.get()) is not None:
             bar.advance(failed=isinstance(item[1], BaseException))
             yield item
@@ -116,40 +195,31 @@ async def run_job(
     finally:
         if not runner.done():
             runner.cancel()
-            await asyncio.gather(runner, return_exceptions=True)
+        await asyncio.gather(runner, return_exceptions=True)
         bar.close()
         if checkpoint is not None:
             # Only a finished job is rewritten in order; an interrupted one stays append-only
             # (every line valid), ready to resume.
             if completed:
-                checkpoint.finish()
+                checkpoint.finish(total)
             else:
                 checkpoint.close()
 
 
 async def generate_all(
     engine: Engine,
-    prompts: Iterable[str],
+    prompts: Iterable[Any],
+    spec: CallSpec,
     *,
-    system_prompt: str | None,
-    n: int,
-    params: dict[str, object],
     concurrency: int,
     on_error: OnError,
     checkpoint: Checkpoint | None = None,
     progress: bool | None = False,
-) -> list[list[str]] | list[ItemResult]:
-    results: dict[int, ItemResult] = {}
+) -> list[Any]:
+    results: dict[int, Any] = {}
     errors: dict[int, BaseException] = {}
     async for index, result in run_job(
-        engine,
-        prompts,
-        system_prompt=system_prompt,
-        n=n,
-        params=params,
-        concurrency=concurrency,
-        checkpoint=checkpoint,
-        progress=progress,
+        engine, prompts, spec, concurrency=concurrency, checkpoint=checkpoint, progress=progress
     ):
         results[index] = result
         if isinstance(result, BaseException):

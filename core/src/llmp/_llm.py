@@ -2,41 +2,75 @@
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
-from llmp._batch import BatchRunner
-from llmp._cache import DiskCache, shared_cache
-from llmp._checkpoint import Checkpoint
+from llmp._cache import DiskCache, open_cache
+from llmp._call import CallSpec, build_spec
 from llmp._engine import Engine
 from llmp._global_slots import global_slots_from_env
-from llmp._jobs import ItemResult, OnError, generate_all, run_job, to_messages
 from llmp._keys import key_pool
+from llmp._llm_batch import BatchMethods
+from llmp._llm_jobs import JobMethods
+from llmp._messages import to_messages
+from llmp._params import check_params
 from llmp._plugins import Registry, default_registry
 from llmp._retry import RetryPolicy
 from llmp._runner import iterate_sync, run_sync
+from llmp._streaming import AsyncResponseStream, ResponseStream, _Result, stream
+from llmp._toolloop import run_tool_loop
 from llmp._usage import UsageStats
-from llmp.types import ChatMessage
+from llmp.errors import ConfigurationError
+from llmp.types import ChatMessage, Chunk, EmbedRequest, Response, SupportsEmbed
 
 __all__ = ["LLM"]
 
+#: Seconds a whole request may take (a trickling server is cut off there too).
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MAX_RETRIES = 6
+Messages = str | Sequence[ChatMessage]
 
 
-class LLM:
+def _positive(name: str, value: object, *, integer: bool = False, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0 or not math.isfinite(value):
+        what = "a positive integer" if integer else "a positive number of seconds"
+        raise ConfigurationError(f"{name} must be {what}{' or None' if allow_none else ''}, got {value!r}")
+
+
+class LLM(JobMethods, BatchMethods):
     """A model, ready to generate.
 
-    >>> llm = LLM("gpt-4.1-mini")
-    >>> llm.generate(["What is 2+2?", "Name a color."])   # [["4"], ["Blue"]]
+    ```python
+    llm = llmp.LLM("gpt-4.1-mini")
+    llm.generate(["What is 2+2?", "Name a color."])   # [["4"], ["Blue"]]
+    ```
 
-    `max_concurrent` bounds the requests this instance has in flight (the adaptive window shrinks
-    below it on 429s). `cache` is True (the shared disk cache under ``LLMP_CACHE_DIR``), False,
-    or a directory. `base_url` and `api_key` override the route's defaults and environment.
-    Any other keyword (``temperature=0``, ``max_tokens=256``, ...) becomes a default generation
-    parameter for every call.
+    Args:
+        model: A model name as the routing table knows it (``"gpt-4.1-mini"``,
+            ``"gemini/gemini-3-flash-preview"``, ``"anthropic/claude-sonnet-4-6"``).
+        max_concurrent: Requests this instance has in flight at most, over all its keys (an
+            adaptive window per key shrinks below it on 429s).
+        cache: True (the shared cache: ``LLMP_CACHE_URL`` or the SQLite file under
+            ``LLMP_CACHE_DIR``), False, a directory, a ``redis://`` URL, or a cache object.
+        max_retries: Retries of a failed request (429s that say when to come back do not use
+            them up).
+        timeout: Seconds a whole request may take, streaming included; None for no limit.
+        max_retry_wait: The longest ``Retry-After`` waited out; a longer one fails at once.
+        output_retries: How many times a reply that does not match ``response_format`` is
+            asked for again before `OutputValidationError` is raised.
+        base_url: Overrides the route's host (``OPENAI_BASE_URL`` and friends too).
+        api_key: Overrides the key from the environment.
+        registry: The plugin registry (default: the process-wide one).
+        **defaults: Default generation parameters for every call (``temperature=0``, ...).
+
+    Use it as a context manager (``with`` / ``async with``), or call `close` / `aclose`, to
+    release its connections when done; they are closed at exit otherwise.
     """
 
     def __init__(
@@ -44,24 +78,37 @@ class LLM:
         model: str,
         *,
         max_concurrent: int = 32,
-        cache: bool | str | os.PathLike[str] | DiskCache = True,
+        cache: bool | str | os.PathLike[str] | DiskCache | None = True,
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout: float | None = DEFAULT_TIMEOUT,
+        max_retry_wait: float = 60.0,
+        output_retries: int = 1,
         base_url: str | None = None,
         api_key: str | None = None,
         registry: Registry | None = None,
         **defaults: Any,
     ) -> None:
         if not isinstance(model, str) or not model:
-            raise ValueError(f"model must be a non-empty string like 'gpt-4.1-mini', got {model!r}")
-        if isinstance(max_concurrent, bool) or not isinstance(max_concurrent, int) or max_concurrent < 1:
-            raise ValueError(f"max_concurrent must be a positive integer, got {max_concurrent!r}")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"timeout must be positive seconds or None, got {timeout!r}")
-        _check_params(defaults)
+            raise ConfigurationError(f"model must be a non-empty string like 'gpt-4.1-mini', got {model!r}")
+        _positive("max_concurrent", max_concurrent, integer=True)
+        _positive("timeout", timeout, allow_none=True)
+        _positive("max_retry_wait", max_retry_wait)
+        for name, value in (("max_retries", max_retries), ("output_retries", output_retries)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"{name} must be a non-negative integer, got {value!r}")
+        if base_url is not None and (
+            not isinstance(base_url, str) or not base_url.startswith(("http://", "https://"))
+        ):
+            raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key):
+            raise ConfigurationError("api_key must be a non-empty string or None")
+        if "n" in defaults:
+            raise ConfigurationError("n is not a default of LLM(...): pass n= to generate() or complete()")
+        check_params(defaults, " of LLM(...)")
         self.model = model
         self.max_concurrent = max_concurrent
         self.defaults = defaults
+        #: What this instance has spent, over all its calls.
         self.usage = UsageStats()
         registry = registry or default_registry()
         resolved = registry.resolve(model)
@@ -69,6 +116,7 @@ class LLM:
         if base_url is None and route.base_url_env:
             base_url = os.environ.get(route.base_url_env) or None
         base_url = (base_url or route.base_url or "").rstrip("/") or None
+        #: The provider that serves this model (``"openai"``, ``"gemini"``, ...).
         self.provider = route.provider
         self._engine = Engine(
             registry,
@@ -76,13 +124,13 @@ class LLM:
             base_url=base_url,
             keys=key_pool(route.provider, route.key_env, api_key),
             max_concurrent=max_concurrent,
-            cache=_open_cache(cache),
-            retry=RetryPolicy(max_retries=max_retries),
+            cache=open_cache(cache),
+            retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
             timeout=timeout,
             stats=self.usage,
             global_slots=global_slots_from_env(),
+            output_retries=output_retries,
         )
-        self._batches = BatchRunner(self._engine)
 
     def __repr__(self) -> str:
         return f"LLM({self.model!r}, provider={self.provider!r}, max_concurrent={self.max_concurrent})"
@@ -106,268 +154,253 @@ class LLM:
         """US dollars spent by this instance; None if any model's price is unknown."""
         return self.usage.cost
 
-    # -- generate ----------------------------------------------------------------------------
+    # -- lifetime ----------------------------------------------------------------------------
 
-    async def agenerate(
+    async def aclose(self) -> None:
+        """Release this instance's clients (each is closed once no other open LLM uses it)."""
+        await self._engine.aclose()
+
+    def close(self) -> None:
+        """Synchronous `aclose`."""
+        run_sync(self._engine.aclose())
+
+    def __enter__(self) -> LLM:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LLM:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- one conversation --------------------------------------------------------------------
+
+    def _spec(self, method: str, params: Mapping[str, Any], **options: Any) -> CallSpec:
+        if "n" in params:
+            raise ConfigurationError(
+                f"{method}() gives one reply: for several samples use complete(..., n=...) "
+                "or generate(..., n=...)"
+            )
+        return build_spec(self.defaults, params, method=method, **options)
+
+    async def acomplete(
         self,
-        prompts: str | Iterable[str],
+        messages: Messages,
         system_prompt: str | None = None,
-        n: int = 1,
         *,
-        on_error: OnError = "raise",
-        output_jsonl: str | os.PathLike[str] | None = None,
-        progress: bool | None = None,
+        n: int = 1,
+        response_format: Any = None,
+        tools: Sequence[Any] | None = None,
+        tool_choice: str | None = None,
+        parallel_tool_calls: bool | None = None,
+        reasoning: Any = None,
+        max_turns: int | None = None,
         **params: Any,
-    ) -> list[list[str]] | list[ItemResult]:
-        """Generate `n` samples for each prompt, in prompt order.
+    ) -> Response:
+        """The whole answer to one conversation: every sample's text, tool calls, reasoning,
+        refusal, finish reason and (with `response_format`) validated `parsed` value, with
+        usage, cost and latency.
 
-        Any iterable works, including a generator of millions of prompts: at most
-        `max_concurrent` are in flight and in memory at once. When some prompts fail,
-        ``on_error="raise"`` (default) raises `llmp.errors.GenerationError` carrying every
-        finished result and every per-item error; ``on_error="return"`` puts the exception in
-        place of that prompt's list.
-
-        ``output_jsonl=PATH`` checkpoints every finished item as it finishes; calling again with
-        the same prompts resumes, never re-sending a finished prompt. ``progress`` shows a bar
-        (default: only on a terminal).
+        Args:
+            messages: A string (one user message) or a list of chat messages.
+            system_prompt: A system message put first.
+            n: Samples to draw.
+            response_format: A pydantic model, TypedDict, dataclass or JSON-schema dict; each
+                sample's `parsed` holds the validated value.
+            tools: Functions (their schema comes from the signature), `llmp.Tool` objects or
+                tool dicts.
+            tool_choice: ``"auto"``, ``"none"``, ``"required"`` or a tool's name.
+            parallel_tool_calls: Allow (True) or forbid (False) several calls in one turn.
+            reasoning: ``"low"``/``"medium"``/``"high"`` (or ``"minimal"``), a token budget,
+                False/``"none"`` for off, None for the model's default.
+            max_turns: Run the tool functions and send their results back, up to this many
+                model calls; the answer is the model's last turn, its `messages` the whole
+                conversation and its usage the sum over turns.
+            **params: Generation parameters (``temperature``, ``max_tokens``, ...).
         """
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        _check_n(n)
-        if on_error not in ("raise", "return"):
-            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
-        return await generate_all(
-            self._engine,
-            prompts,
-            system_prompt=system_prompt,
+        spec = build_spec(
+            self.defaults,
+            params,
+            method="complete",
             n=n,
-            params=self._params(params),
-            concurrency=self.max_concurrent,
-            on_error=on_error,
-            checkpoint=Checkpoint(output_jsonl) if output_jsonl is not None else None,
-            progress=progress,
+            rich=True,
+            system_prompt=system_prompt,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
+            reasoning=reasoning,
+            max_turns=max_turns,
         )
+        chat = to_messages(messages, system_prompt, "messages")
+        if spec.max_turns is not None:
+            return await run_tool_loop(self._engine, chat, spec)
+        return await self._engine.complete(spec.request(self._engine, chat), None, spec.parser)
 
-    def generate(
+    def complete(
         self,
-        prompts: str | Iterable[str],
+        messages: Messages,
         system_prompt: str | None = None,
-        n: int = 1,
         *,
-        on_error: OnError = "raise",
-        output_jsonl: str | os.PathLike[str] | None = None,
-        progress: bool | None = None,
+        n: int = 1,
+        response_format: Any = None,
+        tools: Sequence[Any] | None = None,
+        tool_choice: str | None = None,
+        parallel_tool_calls: bool | None = None,
+        reasoning: Any = None,
+        max_turns: int | None = None,
         **params: Any,
-    ) -> list[list[str]] | list[ItemResult]:
-        """Synchronous `agenerate`; works inside Jupyter and other running event loops."""
+    ) -> Response:
+        """Synchronous `acomplete` (works in scripts, threads and running event loops alike)."""
         return run_sync(
-            self.agenerate(
-                prompts,
+            self.acomplete(
+                messages,
                 system_prompt,
-                n,
-                on_error=on_error,
-                output_jsonl=output_jsonl,
-                progress=progress,
+                n=n,
+                response_format=response_format,
+                tools=tools,
+                tool_choice=tool_choice,
+                parallel_tool_calls=parallel_tool_calls,
+                reasoning=reasoning,
+                max_turns=max_turns,
                 **params,
             )
         )
 
-    def aiter_generate(
-        self,
-        prompts: str | Iterable[str],
-        system_prompt: str | None = None,
-        n: int = 1,
-        *,
-        output_jsonl: str | os.PathLike[str] | None = None,
-        progress: bool | None = None,
-        **params: Any,
-    ) -> AsyncIterator[tuple[int, ItemResult]]:
-        """Yield ``(index, outputs)`` as items finish (not in prompt order); a failed item
-        yields its exception in place of the outputs. For writing results as they come."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        _check_n(n)
-        return run_job(
-            self._engine,
-            prompts,
-            system_prompt=system_prompt,
-            n=n,
-            params=self._params(params),
-            concurrency=self.max_concurrent,
-            checkpoint=Checkpoint(output_jsonl) if output_jsonl is not None else None,
-            progress=progress,
-        )
-
-    def iter_generate(
-        self,
-        prompts: str | Iterable[str],
-        system_prompt: str | None = None,
-        n: int = 1,
-        *,
-        output_jsonl: str | os.PathLike[str] | None = None,
-        progress: bool | None = None,
-        **params: Any,
-    ) -> Iterator[tuple[int, ItemResult]]:
-        """Synchronous `aiter_generate`."""
-        return iterate_sync(
-            self.aiter_generate(
-                prompts, system_prompt, n, output_jsonl=output_jsonl, progress=progress, **params
-            )
-        )
-
-    # -- provider batch APIs ----------------------------------------------------------------
-
-    async def abatch_submit(
-        self, prompts: str | Iterable[str], system_prompt: str | None = None, n: int = 1, **params: Any
-    ) -> str:
-        """Submit prompts to the provider's batch API (half price, results within 24 h).
-
-        Returns a self-contained id, ``"<provider>:<count>:<provider id>"``, that any process
-        with an `LLM` of the same provider can pass to `batch_status` / `batch_retrieve`.
-        """
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        _check_n(n)
-        return await self._batches.submit(prompts, system_prompt, n, self._params(params))
-
-    def batch_submit(
-        self, prompts: str | Iterable[str], system_prompt: str | None = None, n: int = 1, **params: Any
-    ) -> str:
-        return run_sync(self.abatch_submit(prompts, system_prompt, n, **params))
-
-    async def abatch_status(self, batch_id: str) -> dict[str, Any]:
-        """``{"status": "in_progress", "counts": {"completed": 1, "failed": 0, "total": 2}, ...}``."""
-        return await self._batches.status(batch_id)
-
-    def batch_status(self, batch_id: str) -> dict[str, Any]:
-        return run_sync(self.abatch_status(batch_id))
-
-    async def abatch_retrieve(self, batch_id: str, *, on_error: OnError = "raise") -> list[Any] | None:
-        """The results in prompt order (like `generate`), or None while the batch is running.
-        Usage is counted at batch prices and every answer is written to the cache."""
-        return await self._batches.retrieve(batch_id, on_error)
-
-    def batch_retrieve(self, batch_id: str, *, on_error: OnError = "raise") -> list[Any] | None:
-        return run_sync(self.abatch_retrieve(batch_id, on_error=on_error))
-
-    async def abatch_cancel(self, batch_id: str) -> dict[str, Any]:
-        return await self._batches.cancel(batch_id)
-
-    def batch_cancel(self, batch_id: str) -> dict[str, Any]:
-        return run_sync(self.abatch_cancel(batch_id))
-
-    async def abatch(
-        self,
-        prompts: str | Iterable[str],
-        system_prompt: str | None = None,
-        n: int = 1,
-        *,
-        poll_interval: float = 60.0,
-        on_error: OnError = "raise",
-        **params: Any,
-    ) -> list[Any]:
-        """Submit, wait (polling every `poll_interval` seconds), and return results like `generate`."""
-        if isinstance(prompts, str):
-            prompts = [prompts]
-        _check_n(n)
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be positive seconds, got {poll_interval!r}")
-        return await self._batches.run(
-            prompts, system_prompt, n, self._params(params), poll_interval, on_error
-        )
-
-    def batch(
-        self,
-        prompts: str | Iterable[str],
-        system_prompt: str | None = None,
-        n: int = 1,
-        *,
-        poll_interval: float = 60.0,
-        on_error: OnError = "raise",
-        **params: Any,
-    ) -> list[Any]:
-        return run_sync(
-            self.abatch(prompts, system_prompt, n, poll_interval=poll_interval, on_error=on_error, **params)
-        )
-
-    # -- chat --------------------------------------------------------------------------------
-
     async def achat(
-        self, messages: str | Sequence[ChatMessage], system_prompt: str | None = None, **params: Any
+        self, messages: Messages, system_prompt: str | None = None, *, reasoning: Any = None, **params: Any
     ) -> str:
-        """One reply to a conversation (a string is one user message)."""
-        request = self._engine.request(_to_chat(messages, system_prompt), 1, self._params(params))
+        """One reply's text (a string is one user message). A refusal is a `RefusalError`."""
+        spec = self._spec("chat", params, system_prompt=system_prompt, reasoning=reasoning)
+        request = spec.request(self._engine, to_messages(messages, system_prompt, "messages"))
         response = await self._engine.complete(request)
-        return response.texts[0]
+        texts: list[str] = spec.outputs(response, self.provider)
+        return texts[0]
 
     def chat(
-        self, messages: str | Sequence[ChatMessage], system_prompt: str | None = None, **params: Any
+        self, messages: Messages, system_prompt: str | None = None, *, reasoning: Any = None, **params: Any
     ) -> str:
-        return run_sync(self.achat(messages, system_prompt, **params))
+        """Synchronous `achat`."""
+        return run_sync(self.achat(messages, system_prompt, reasoning=reasoning, **params))
 
     def astream(
-        self, messages: str | Sequence[ChatMessage], system_prompt: str | None = None, **params: Any
+        self, messages: Messages, system_prompt: str | None = None, *, reasoning: Any = None, **params: Any
     ) -> AsyncIterator[str]:
         """Yield the reply's text as it arrives (from the cache: all at once).
 
-        Bad arguments raise here, at the call; the request is sent when iteration starts.
+        Bad arguments raise here, at the call; the request is sent when iteration starts. For
+        tool calls, reasoning and several samples as they arrive, use `astream_events`.
         """
-        request = self._engine.request(_to_chat(messages, system_prompt), 1, self._params(params))
-        return self._engine.stream(request)
+        spec = self._spec("stream", params, system_prompt=system_prompt, reasoning=reasoning)
+        request = spec.request(self._engine, to_messages(messages, system_prompt, "messages"))
+        return stream(self._engine, request, text_only=True)
 
     def stream(
-        self, messages: str | Sequence[ChatMessage], system_prompt: str | None = None, **params: Any
+        self, messages: Messages, system_prompt: str | None = None, *, reasoning: Any = None, **params: Any
     ) -> Iterator[str]:
-        return iterate_sync(self.astream(messages, system_prompt, **params))
+        """Synchronous `astream`."""
+        return iterate_sync(self.astream(messages, system_prompt, reasoning=reasoning, **params))
 
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _params(self, params: dict[str, Any]) -> dict[str, Any]:
-        if not params:
-            return self.defaults
-        _check_params(params)
-        return {**self.defaults, **params}
-
-
-_RESERVED = {"model", "messages", "stream", "n"}
-
-
-def _check_params(params: dict[str, Any]) -> None:
-    bad = _RESERVED & params.keys()
-    if bad:
-        raise ValueError(
-            f"{', '.join(sorted(bad))} cannot be a generation parameter here: pass the model to "
-            "LLM(...), prompts/messages and n to the call, and use stream()/astream() to stream."
+    def astream_events(
+        self,
+        messages: Messages,
+        system_prompt: str | None = None,
+        *,
+        n: int = 1,
+        response_format: Any = None,
+        tools: Sequence[Any] | None = None,
+        tool_choice: str | None = None,
+        parallel_tool_calls: bool | None = None,
+        reasoning: Any = None,
+        **params: Any,
+    ) -> AsyncResponseStream:
+        """Stream every delta (`llmp.types.Chunk`: text, reasoning, refusal and tool-call
+        fragments per sample), then read the whole answer from `.response`. Arguments as in
+        `acomplete` (without `max_turns`)."""
+        spec = build_spec(
+            self.defaults,
+            params,
+            method="stream_events",
+            n=n,
+            rich=True,
+            system_prompt=system_prompt,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
+            reasoning=reasoning,
+        )
+        request = spec.request(self._engine, to_messages(messages, system_prompt, "messages"))
+        result = _Result()
+        return AsyncResponseStream(
+            stream(self._engine, request, text_only=False, parser=spec.parser, out=result), result
         )
 
+    def stream_events(
+        self,
+        messages: Messages,
+        system_prompt: str | None = None,
+        *,
+        n: int = 1,
+        response_format: Any = None,
+        tools: Sequence[Any] | None = None,
+        tool_choice: str | None = None,
+        parallel_tool_calls: bool | None = None,
+        reasoning: Any = None,
+        **params: Any,
+    ) -> ResponseStream:
+        """Synchronous `astream_events`: ``for chunk in stream: ...``, then ``stream.response``."""
+        events = self.astream_events(
+            messages,
+            system_prompt,
+            n=n,
+            response_format=response_format,
+            tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            reasoning=reasoning,
+            **params,
+        )
+        chunks: Iterator[Chunk] = iterate_sync(events.__aiter__())
+        return ResponseStream(chunks, events._result)
 
-def _check_n(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer (samples per prompt), got {n!r}")
+    # -- embeddings --------------------------------------------------------------------------
 
+    async def aembed(
+        self, texts: str | Sequence[str], *, dimensions: int | None = None, **params: Any
+    ) -> list[list[float]]:
+        """One embedding vector per text, in order (for models whose plugin embeds)."""
+        items = [texts] if isinstance(texts, str) else list(texts)
+        if not items or not all(isinstance(t, str) for t in items):
+            raise ConfigurationError("embed() takes a string or a non-empty list of strings")
+        _positive("dimensions", dimensions, integer=True, allow_none=True)
+        engine = self._engine
+        if not engine.capabilities().embeddings:
+            from llmp.errors import UnsupportedFeatureError
 
-def _to_chat(messages: str | Sequence[ChatMessage], system_prompt: str | None) -> list[ChatMessage]:
-    if isinstance(messages, str):
-        return to_messages(messages, system_prompt)
-    out: list[ChatMessage] = []
-    if system_prompt is not None:
-        out.append({"role": "system", "content": system_prompt})
-    for index, message in enumerate(messages):
-        if not isinstance(message, dict) or "role" not in message:
-            raise TypeError(
-                f"message {index} must be a dict with 'role' and 'content', got {type(message).__name__}"
+            raise UnsupportedFeatureError(
+                f"{self.provider} cannot embed text with {engine.model!r}",
+                feature="embeddings",
+                provider=self.provider,
             )
-        out.append(message)
-    if not out:
-        raise ValueError("messages is empty: pass a string or at least one {'role', 'content'} message")
-    return out
+        client = engine.client(engine.keys.pick() if engine.keys is not None else None)
+        if not isinstance(client, SupportsEmbed):
+            raise ConfigurationError(f"the {self.provider} client says it embeds but has no embed() method")
+        result = await client.embed(
+            EmbedRequest(engine.model, items, dimensions, dict(params), engine.timeout)
+        )
+        engine.record_usage(result.usage)
+        return result.vectors
 
-
-def _open_cache(cache: bool | str | os.PathLike[str] | DiskCache) -> DiskCache | None:
-    if cache is False:
-        return None
-    if cache is True:
-        return shared_cache()
-    if isinstance(cache, DiskCache):
-        return cache
-    return shared_cache(Path(cache))
+    def embed(
+        self, texts: str | Sequence[str], *, dimensions: int | None = None, **params: Any
+    ) -> list[list[float]]:
+        """Synchronous `aembed`."""
+        return run_sync(self.aembed(texts, dimensions=dimensions, **params))

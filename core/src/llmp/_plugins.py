@@ -1,25 +1,23 @@
-"""Plugin discovery and the registry: one pluggy manager, the routing table built from it.
+"""Plugin discovery and the registry: one pluggy manager, the routing table and the wire APIs.
 
 `import llmp` loads no plugin. The first route lookup loads the ``llmp`` entry points (all of
 them, or those named in ``LLMP_PLUGINS=openai,gemini``). A plugin that fails to import, or that
-breaks the contract, is skipped with a warning naming its distribution, so one broken
-third-party plugin cannot take the others down. Plugins registered explicitly (tests, user
-code) fail loudly instead.
+breaks the contract (a v1 request hook, a misspelled hook), is skipped with a warning naming its
+distribution, so one broken third-party plugin cannot take the others down. Plugins registered
+explicitly (tests, user code) fail loudly instead.
 
-The registry is an ordinary object: tests build their own with chosen plugins, and nothing
-leaks between them. `default_registry()` is the process-wide one behind `llmp.LLM`.
+The registry is an ordinary object: tests build their own with chosen plugins, and nothing leaks
+between them. `default_registry()` is the process-wide one behind `llmp.LLM`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import inspect
 import os
 import threading
 import warnings
-import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, cast
@@ -27,15 +25,14 @@ from typing import Any, cast
 import pluggy
 
 from llmp import hookspecs
-from llmp._routing import ResolvedRoute, RoutingTable
-from llmp.errors import PluginError
-from llmp.types import ClientSettings, Cost, PriceMode, Route, Usage
+from llmp._clients import ClientPool
+from llmp._routing import ResolvedRoute, RoutingTable, install_hint
+from llmp.errors import PluginError, UnknownModelError
+from llmp.types import Client, ClientFactory, ClientSettings, Cost, PriceMode, Route, Usage
 
 __all__ = ["PluginInfo", "PluginWarning", "Registry", "default_registry"]
 
 ENTRY_POINT_GROUP = "llmp"
-# Hooks that must decide synchronously and hand back an awaitable / async iterator.
-_REQUEST_HOOKS = frozenset({"llmp_create_client", "llmp_call", "llmp_stream", "llmp_batch", "llmp_price"})
 _SPEC_NAMES = frozenset(name for name in dir(hookspecs.LlmpSpec) if name.startswith("llmp_"))
 
 
@@ -51,6 +48,7 @@ class PluginInfo:
     distribution: str
     version: str
     hooks: tuple[str, ...]
+    apis: tuple[str, ...] = ()
 
 
 def _validate(plugin: object, name: str) -> list[str]:
@@ -62,22 +60,27 @@ def _validate(plugin: object, name: str) -> list[str]:
         func = getattr(plugin, attr)
         if not callable(func):
             continue
+        if attr in hookspecs.V1_HOOKS:
+            raise PluginError(
+                f"Plugin {name!r} implements {attr!r}, a hook of llmp's v1 plugin contract. In v2, "
+                f"requests are method calls on client objects: {hookspecs.V1_HOOKS[attr]}. See "
+                "'Writing a provider plugin' in the llmp docs."
+            )
         if attr not in _SPEC_NAMES:
             close = difflib.get_close_matches(attr, _SPEC_NAMES, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise PluginError(f"Plugin {name!r} implements unknown hook {attr!r}.{hint}")
-        if attr in _REQUEST_HOOKS and (inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)):
+        if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
             raise PluginError(
-                f"Plugin {name!r}: hook {attr!r} is 'async def'. Request hooks must be plain 'def' "
-                "functions that return None when the client is not theirs, and otherwise return a "
-                "coroutine or async iterator (an async hook would always win a firstresult call)."
+                f"Plugin {name!r}: hook {attr!r} is 'async def'. Hooks run at discovery and are plain "
+                "'def' functions; only the client's methods are async."
             )
         hooks.append(attr)
     return hooks
 
 
 class Registry:
-    """A plugin manager plus the routing table derived from it.
+    """A plugin manager plus the routing table and API factories derived from it.
 
     ``Registry(load_entry_points=False)`` gives an empty registry for tests; add plugins with
     `register`. User routes added with `add_route` take precedence over plugin routes.
@@ -93,15 +96,16 @@ class Registry:
         self._dist_of: dict[int, str] = {}
         self._user_routes: list[Route] = []
         self._table: RoutingTable | None = None
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[ClientSettings, object]] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._apis: dict[str, tuple[ClientFactory, str]] | None = None
+        #: Installed entry points that LLMP_PLUGINS left out: {entry point name: distribution}.
+        self.excluded: dict[str, str] = {}
+        self.clients = ClientPool(self.factory)
         for plugin in plugins:
             self.register(plugin)
 
     @property
     def hook(self) -> Any:
-        """The pluggy hook relay (``registry.hook.llmp_call(client=..., request=...)``)."""
+        """The pluggy hook relay."""
         self._ensure_loaded()
         return self._pm.hook
 
@@ -116,9 +120,11 @@ class Registry:
         with self._lock:
             self._pm.register(plugin, name=name)
             self._pm.check_pending()
-            self._info[name] = PluginInfo(name, distribution or name, version, tuple(sorted(hooks)))
-            self._dist_of[id(plugin)] = distribution or name
+            dist = distribution or name
+            self._info[name] = PluginInfo(name, dist, version, tuple(sorted(hooks)))
+            self._dist_of[id(plugin)] = dist
             self._table = None
+            self._apis = None
 
     def add_route(self, route: Route) -> None:
         """Add a user route (beats plugin routes for the same pattern at equal priority)."""
@@ -132,7 +138,8 @@ class Registry:
         with self._lock:
             if not self._loaded:  # another thread may have loaded them while we waited
                 if self._load_entry_points:
-                    for ep in _selected_entry_points():
+                    chosen, self.excluded = _selected_entry_points()
+                    for ep in chosen:
                         self._load(ep)
                 self._loaded = True
 
@@ -153,52 +160,93 @@ class Registry:
                 stacklevel=3,
             )
 
+    def _impls(self, hook: str) -> list[tuple[str, Any]]:
+        """(distribution, result) of one all-results hook, for every plugin implementing it."""
+        self._ensure_loaded()
+        out = []
+        for impl in getattr(self._pm.hook, hook).get_hookimpls():
+            dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
+            out.append((dist, impl.function()))
+        return out
+
     # -- routing -----------------------------------------------------------------------------
 
     @property
     def table(self) -> RoutingTable:
         table = self._table
         if table is None:
-            self._ensure_loaded()
             with self._lock:
                 rows: list[Route] = []
-                for impl in self._pm.hook.llmp_routes.get_hookimpls():
-                    dist = self._dist_of.get(id(impl.plugin), impl.plugin_name)
-                    contributed = cast(Iterable[Route], impl.function() or ())
-                    rows.extend(replace(route, plugin=dist) for route in contributed)
+                for dist, contributed in self._impls("llmp_routes"):
+                    rows.extend(
+                        replace(route, plugin=dist) for route in cast(Iterable[Route], contributed or ())
+                    )
                 # User routes win ties: lift them just above any plugin row with the same pattern.
                 rows.extend(replace(r, priority=r.priority + 1_000_000) for r in self._user_routes)
                 table = self._table = RoutingTable(rows)
         return table
 
     def resolve(self, model: str) -> ResolvedRoute:
-        return self.table.resolve(model)
+        try:
+            return self.table.resolve(model)
+        except UnknownModelError:
+            excluded = self._excluded_hint(model)
+            if excluded is None:
+                raise
+            raise UnknownModelError(model, excluded) from None
 
-    # -- hooks the core calls ----------------------------------------------------------------
+    def _excluded_hint(self, model: str) -> str | None:
+        """Say so when the plugin the model needs is installed but left out by LLMP_PLUGINS."""
+        wanted = install_hint(model).rsplit(" ", 1)[-1].rstrip(",")
+        for ep_name, dist in self.excluded.items():
+            if dist == wanted or wanted.startswith(dist):
+                allowed = os.environ.get("LLMP_PLUGINS", "")
+                return (
+                    f"Its plugin {dist} is installed but not loaded: LLMP_PLUGINS={allowed} excludes it "
+                    f"(add {ep_name!r} to LLMP_PLUGINS, or unset it)."
+                )
+        return None
 
-    def create_client(self, settings: ClientSettings) -> object:
-        client = self.hook.llmp_create_client(provider=settings.provider, settings=settings)
-        if client is None:
+    # -- wire APIs and clients ---------------------------------------------------------------
+
+    @property
+    def apis(self) -> Mapping[str, tuple[ClientFactory, str]]:
+        """``{api name: (factory, distribution)}`` from every plugin's ``llmp_apis``."""
+        apis = self._apis
+        if apis is None:
+            with self._lock:
+                apis = {}
+                for dist, contributed in self._impls("llmp_apis"):
+                    for api, factory in dict(contributed or {}).items():
+                        if api in apis and apis[api][1] != dist:
+                            raise PluginError(
+                                f"Wire API {api!r} is registered by both {apis[api][1]!r} and {dist!r}; "
+                                "each API name belongs to one plugin. Uninstall one, or restrict loaded "
+                                "plugins with LLMP_PLUGINS."
+                            )
+                        if not callable(factory):
+                            raise PluginError(f"Plugin {dist!r}: llmp_apis()[{api!r}] is not callable")
+                        apis[api] = (factory, dist)
+                for name, info in list(self._info.items()):
+                    mine = tuple(sorted(a for a, (_, d) in apis.items() if d == info.distribution))
+                    self._info[name] = replace(info, apis=mine)
+                self._apis = apis
+        return apis
+
+    def factory(self, settings: ClientSettings) -> Client:
+        """Build a client for `settings` with the factory registered for its API."""
+        entry = self.apis.get(settings.api)
+        if entry is None:
+            known = ", ".join(sorted(self.apis)) or "none"
             raise PluginError(
-                f"No installed plugin can build a client for api {settings.api!r} "
-                f"(provider {settings.provider!r}). Is its plugin installed and loaded (LLMP_PLUGINS)?"
+                f"No loaded plugin speaks wire API {settings.api!r} (provider {settings.provider!r}; "
+                f"loaded APIs: {known}). Install its plugin, or check LLMP_PLUGINS."
             )
-        return client
+        return entry[0](settings)
 
-    def client_for(self, settings: ClientSettings) -> object:
-        """The client for `settings` on the running event loop, built once and reused.
-
-        Clients hold connection pools bound to the loop they first ran on, so each loop gets its
-        own; a loop that is garbage-collected takes its clients with it.
-        """
-        loop = asyncio.get_running_loop()
-        per_loop = self._clients.get(loop)
-        if per_loop is None:
-            per_loop = self._clients[loop] = {}
-        client = per_loop.get(settings)
-        if client is None:
-            client = per_loop[settings] = self.create_client(settings)
-        return client
+    def client_for(self, settings: ClientSettings, owner: object | None = None) -> Client:
+        """The client for `settings` on the running event loop, built once and reused."""
+        return self.clients.get(settings, owner)
 
     def price(self, provider: str, model: str, usage: Usage, mode: PriceMode = "standard") -> Cost | None:
         cost: Cost | None = self.hook.llmp_price(provider=provider, model=model, usage=usage, mode=mode)
@@ -206,26 +254,34 @@ class Registry:
 
     def plugins(self) -> list[PluginInfo]:
         self._ensure_loaded()
+        self.apis  # noqa: B018 - fills each PluginInfo's `apis`
         return sorted(self._info.values(), key=lambda p: p.name)
 
 
-def _selected_entry_points() -> list[EntryPoint]:
+def _selected_entry_points() -> tuple[list[EntryPoint], dict[str, str]]:
     eps = list(entry_points(group=ENTRY_POINT_GROUP))
     allow = os.environ.get("LLMP_PLUGINS", "").strip()
     if not allow:
-        return eps
+        return eps, {}
     wanted = {part.strip() for part in allow.split(",") if part.strip()}
-    chosen = [ep for ep in eps if ep.name in wanted or (ep.dist is not None and ep.dist.name in wanted)]
-    missing = wanted - {ep.name for ep in chosen} - {ep.dist.name for ep in chosen if ep.dist is not None}
+
+    def dist(ep: EntryPoint) -> str:
+        return ep.dist.name if ep.dist is not None else ep.name
+
+    chosen = [ep for ep in eps if ep.name in wanted or dist(ep) in wanted]
+    excluded = {ep.name: dist(ep) for ep in eps if ep not in chosen}
+    missing = wanted - {ep.name for ep in chosen} - {dist(ep) for ep in chosen}
     if missing:
         available = ", ".join(sorted(ep.name for ep in eps)) or "none"
+        close = [m for name in missing for m in difflib.get_close_matches(name, [ep.name for ep in eps], n=1)]
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
         warnings.warn(
             f"LLMP_PLUGINS names plugins that are not installed: {', '.join(sorted(missing))} "
-            f"(installed: {available}).",
+            f"(installed: {available}).{hint}",
             PluginWarning,
             stacklevel=4,
         )
-    return chosen
+    return chosen, excluded
 
 
 _default: Registry | None = None

@@ -30,6 +30,7 @@ LLMPError
 │   ├── OutputValidationError       a reply that does not match the output schema
 │   └── BatchItemError              one request of a provider batch failed, expired or was canceled
 ├── ToolCallError                   a tool call whose arguments are not a JSON object (ToolCall.args())
+├── MaxTurnsError                   a tool loop reached max_turns with tool calls still pending
 ├── BudgetExceededError             max_cost reached: no new request is sent
 └── GenerationError                 a job finished with failed items; carries every result
 ```
@@ -62,6 +63,7 @@ __all__ = [
     "IncompleteResponseError",
     "LLMPError",
     "MalformedResponseError",
+    "MaxTurnsError",
     "MissingAPIKeyError",
     "OutputValidationError",
     "PluginError",
@@ -309,6 +311,16 @@ class ToolCallError(LLMPError, ValueError):
         super().__init__(message)
         self.name = name
         self.arguments = arguments
+
+
+class MaxTurnsError(LLMPError):
+    """A tool loop used its ``max_turns`` model calls and the model still asks for tools, so
+    there is no text answer to return. `response` is the last answer (its `messages` hold the
+    conversation so far); rich calls return it instead of raising."""
+
+    def __init__(self, message: str, *, response: Any) -> None:
+        super().__init__(message)
+        self.response = response
 
 
 class BudgetExceededError(LLMPError):

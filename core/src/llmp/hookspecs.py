@@ -1,4 +1,4 @@
-"""The plugin contract: the hooks a provider plugin implements.
+"""The plugin contract (v2): the hooks a provider plugin implements.
 
 A plugin is a module registered under the entry-point group ``llmp``::
 
@@ -8,27 +8,30 @@ A plugin is a module registered under the entry-point group ``llmp``::
 and implements some of the hooks below with the `llmp.hookimpl` marker. The entry module must
 import only `llmp` (never its SDK at module level), so that discovery stays cheap.
 
-pluggy is synchronous. The request hooks (`llmp_create_client`, `llmp_call`, `llmp_stream`,
-`llmp_batch`) are plain ``def`` functions that decide *synchronously* whether they own the
-client and return None otherwise; the one that owns it returns a coroutine or an async
-iterator. An ``async def`` implementation would always "win" a firstresult call, so the
-registry rejects it at load time with a `llmp.errors.PluginError`.
+Hooks run at discovery or once per client, never once per request. Requests are plain method
+calls on the `llmp.types.Client` objects a plugin's factories build: the core resolves a model to
+a `Route`, the route names its wire API (`Route.api`), and the factory registered under that name
+builds the client. No hook is asked "is this client yours?".
 
-Plugins never cache, never limit concurrency and never sleep for backoff: the core wraps every
-call with those. Plugins translate their SDK's errors into `llmp.errors` and attach rate-limit
-signals (``retry-after``, ``x-ratelimit-*``) as typed data.
+Plugins never cache, never limit concurrency, never sleep for backoff and never retry: the core
+wraps every call with those. They translate their wire's errors into `llmp.errors` and attach
+rate-limit signals (``retry-after``, ``x-ratelimit-*``) as typed data; `llmp.wire` has the shared
+helpers (SSE, HTTP/2 lanes, status and transport error mapping).
+
+v1 plugins implemented request hooks (``llmp_create_client``, ``llmp_call``, ``llmp_stream``,
+``llmp_batch``, ``llmp_request_params``); the registry refuses them with a `llmp.errors.PluginError`
+saying what replaced each.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
 
 import pluggy
 
-from llmp.types import Chunk, ClientSettings, Cost, PriceMode, Request, Response, Route, Usage
+from llmp.types import ClientFactory, Cost, PriceMode, Route, Usage
 
-__all__ = ["BatchOp", "LlmpSpec", "hookimpl", "hookspec"]
+__all__ = ["V1_HOOKS", "LlmpSpec", "hookimpl", "hookspec"]
 
 PROJECT_NAME = "llmp"
 
@@ -36,7 +39,14 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 #: Marker for plugin hook implementations: ``@llmp.hookimpl def llmp_routes(): ...``
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
-BatchOp = Literal["submit", "status", "retrieve", "cancel"]
+#: The v1 request hooks and what replaced each in v2, for the error a v1 plugin gets.
+V1_HOOKS: Mapping[str, str] = {
+    "llmp_create_client": "register a factory per wire-API name with llmp_apis()",
+    "llmp_call": "implement Client.complete(request) on the client your factory builds",
+    "llmp_stream": "implement Client.stream(request) on the client your factory builds",
+    "llmp_batch": "give the client a `batch` attribute implementing llmp.types.BatchApi",
+    "llmp_request_params": "implement Client.effective_params(model, params)",
+}
 
 
 class LlmpSpec:
@@ -46,60 +56,20 @@ class LlmpSpec:
     def llmp_routes(self) -> Iterable[Route]:  # type: ignore[empty-body]
         """Return the routing rows this plugin adds.
 
-        Called for every plugin (all results are collected). Each row maps a model-name pattern
-        to a provider; see `llmp.types.Route`. Two plugins claiming the same pattern at the same
-        priority is an error that names both distributions.
+        Called once per registry for every plugin (all results are collected). Each row maps a
+        model-name pattern to a provider and names its wire API; see `llmp.types.Route`. Two
+        plugins claiming the same pattern at the same priority is an error naming both
+        distributions.
         """
 
-    @hookspec(firstresult=True)
-    def llmp_create_client(self, provider: str, settings: ClientSettings) -> object | None:
-        """Build a client for `provider` with `settings`, or return None if this plugin does not
-        speak ``settings.api``.
+    @hookspec
+    def llmp_apis(self) -> Mapping[str, ClientFactory]:  # type: ignore[empty-body]
+        """Return the wire APIs this plugin speaks: ``{"openai": factory, ...}``.
 
-        Stops at the first non-None result. Called once per (settings, event loop); the core
-        keeps and reuses the returned object, so it should hold connection pools. It must not
-        perform I/O: connect lazily on the first request.
-        """
-
-    @hookspec(firstresult=True)
-    def llmp_call(self, client: object, request: Request) -> Awaitable[Response] | None:
-        """Return an awaitable that performs `request` without streaming, or None if `client` is
-        not this plugin's.
-
-        Stops at the first non-None result. Must be a plain ``def`` returning a coroutine. The
-        awaitable raises `llmp.errors.ProviderError` subclasses on failure.
-        """
-
-    @hookspec(firstresult=True)
-    def llmp_stream(self, client: object, request: Request) -> AsyncIterator[Chunk] | None:
-        """Return an async iterator of `Chunk` for a streamed `request`, or None if `client` is not
-        this plugin's.
-
-        Stops at the first non-None result. The iterator yields text deltas and, last, a chunk
-        carrying `usage`. Joining its text per sample index must equal what `llmp_call` returns.
-        """
-
-    @hookspec(firstresult=True)
-    def llmp_batch(
-        self, client: object, op: BatchOp, payload: Mapping[str, Any]
-    ) -> Awaitable[Mapping[str, Any]] | None:
-        """Return an awaitable for one provider batch operation (submit, status, retrieve,
-        cancel), or None if `client` is not this plugin's or its provider has no batch API.
-
-        Stops at the first non-None result.
-        """
-
-    @hookspec(firstresult=True)
-    def llmp_request_params(
-        self, provider: str, model: str, params: Mapping[str, Any]
-    ) -> dict[str, Any] | None:
-        """Return `params` as they will actually be sent to `model` (defaults the plugin fills in
-        made explicit), or None to leave them as given.
-
-        Stops at the first non-None result. The core keys its cache on the result, so a default
-        that changes the answer (Gemini's thinking budget, say) is part of the key, and a later
-        change of that default cannot serve stale answers. Called once per distinct params
-        object, not per prompt.
+        Called once per registry for every plugin. A factory is ``factory(settings) -> Client``
+        (`llmp.types.ClientFactory`); it must do no I/O and should import its SDK/transport only
+        when called. Each API name belongs to exactly one plugin: two plugins registering the
+        same name is a `PluginError` naming both distributions.
         """
 
     @hookspec(firstresult=True)
@@ -107,6 +77,6 @@ class LlmpSpec:
         """Return the cost in USD of `usage` on `model` (the provider's own model name), or None
         when this plugin has no price for it.
 
-        Stops at the first non-None result. Never guess: an unknown model is None, and the user
-        sees ``total_cost`` as None rather than a wrong number.
+        Stops at the first non-None result; called after each request. Never guess: an unknown
+        model is None, and the user sees ``total_cost`` as None rather than a wrong number.
         """

@@ -117,3 +117,22 @@ if TYPE_CHECKING:
     from llmp.testing._redis import RedisServer
 __all__ += ["RedisServer"]
 _HOMES.update({"RedisServer": "_redis"})
+
+# The in-process client double for testing the core and code built on llmp.
+if TYPE_CHECKING:
+    from llmp.testing._function_client import FULL_CAPABILITIES, FunctionBatch, FunctionClient
+__all__ += ["FULL_CAPABILITIES", "FunctionBatch", "FunctionClient"]
+_HOMES.update(
+    {
+        "FunctionClient": "_function_client",
+        "FunctionBatch": "_function_client",
+        "FULL_CAPABILITIES": "_function_client",
+    }
+)
+
+# Faults and answer rules every provider's fake shares.
+if TYPE_CHECKING:
+    from llmp.testing._faults import EmptyAnswer
+    from llmp.testing._script import Plan, example_for_schema, plan_answer
+__all__ += ["EmptyAnswer", "Plan", "example_for_schema", "plan_answer"]
+_HOMES.update({"Plan": "_script", "example_for_schema": "_script", "plan_answer": "_script"})

@@ -14,13 +14,17 @@ class TestAcmeConformance(ProviderConformance):
         return fake_acme
 ```
 
-The server fixture yields a fake that records requests (``request_count``) and accepts
-``inject(StatusError(status, retry_after=...))``, rendering the error in its provider's own wire
-format. Override `make_llm` if the model needs more than ``LLM(model, cache=False)``.
+The server fixture yields a fake that records requests (``request_count``), accepts
+``inject(fault, times=...)`` for `StatusError` and `EmptyAnswer` (rendered in its provider's own
+wire format) and answers by `llmp.testing.plan_answer`'s rules (tool calls, structured output,
+reasoning, images). Rich checks run for what the client says it can do for `model`
+(`Client.capabilities`); what it cannot do must be refused before anything is sent. Override
+`make_llm` if the model needs more than ``LLM(model, cache=False)``.
 """
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 from types import ModuleType
@@ -30,9 +34,32 @@ import pytest
 
 import llmp
 from llmp import errors
-from llmp.types import ClientSettings, Usage
+from llmp.types import Capabilities, Client, ClientSettings, Usage
 
 __all__ = ["ProviderConformance"]
+
+# A 1x1 PNG: every provider with vision accepts it.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+)
+
+
+def _weather(city: str) -> str:
+    """The current weather in a city.
+
+    Args:
+        city: The city's name.
+    """
+    return f"sunny in {city}"
+
+
+def _time(zone: str) -> str:
+    """The current time in a time zone.
+
+    Args:
+        zone: An IANA time zone.
+    """
+    return f"noon in {zone}"
 
 
 class ProviderConformance:
@@ -40,6 +67,8 @@ class ProviderConformance:
     provider: ClassVar[str]
     model: ClassVar[str]
     sdk_modules: ClassVar[tuple[str, ...]] = ()
+    #: Whether the plugin prices `model` (then its price hook must, with a positive price).
+    priced: ClassVar[bool] = True
     prompt: ClassVar[str] = "conformance check one two three"
 
     @pytest.fixture
@@ -55,46 +84,61 @@ class ProviderConformance:
 
         server.inject(StatusError(status, retry_after=retry_after), times=None)
 
+    def registry(self) -> llmp.Registry:
+        return llmp.Registry(load_entry_points=False, plugins=[self.plugin])
+
+    def capabilities(self, server: Any) -> Capabilities:
+        llm = self.make_llm(server)
+        return llm._engine.capabilities()
+
     # -- static contract ---------------------------------------------------------------------
 
-    def test_routes_are_well_formed(self) -> None:
+    def test_routes_name_apis_this_plugin_registers(self) -> None:
         rows = list(self.plugin.llmp_routes())
         assert rows, "a provider plugin contributes at least one route"
+        apis = dict(self.plugin.llmp_apis()) if hasattr(self.plugin, "llmp_apis") else {}
         for route in rows:
             assert isinstance(route, llmp.Route)
             assert route.pattern
             assert route.provider
             assert route.base_url is None or route.base_url.startswith(("http://", "https://"))
             assert route.key_env is None or route.key_env.isupper()
-        registry = llmp.Registry(load_entry_points=False, plugins=[self.plugin])
-        assert registry.resolve(self.model).route.provider == self.provider
+            assert route.wire_api in apis, (
+                f"route {route.pattern!r} names api {route.wire_api!r}, not registered"
+            )
+        assert self.registry().resolve(self.model).route.provider == self.provider
 
-    def test_create_client_declines_other_apis(self) -> None:
-        other = ClientSettings("no-such-provider", "no-such-api", "https://example.invalid/v1", "k")
-        assert self.plugin.llmp_create_client(provider="no-such-provider", settings=other) is None
+    def test_factories_build_clients_without_io(self) -> None:
+        for api, factory in dict(self.plugin.llmp_apis()).items():
+            client = factory(
+                ClientSettings(self.provider, api, "https://example.invalid/v1", "k-conformance")
+            )
+            assert isinstance(client, Client), f"{api}: the factory's object lacks Client methods"
+            assert "k-conformance" not in repr(client), "a key leaked into the client's repr"
+            caps = client.capabilities(self.model.split("/", 1)[-1])
+            assert isinstance(caps, Capabilities)
 
-    def test_request_hooks_decline_foreign_clients(self) -> None:
-        foreign = object()
-        request = llmp.Request(self.provider, self.model, [{"role": "user", "content": "x"}])
-        for hook in ("llmp_call", "llmp_stream"):
-            impl = getattr(self.plugin, hook, None)
-            if impl is not None:
-                assert impl(client=foreign, request=request) is None, f"{hook} claimed a foreign client"
-
-    def test_price_is_non_negative_or_none(self) -> None:
+    def test_price_is_positive_for_the_model_and_none_for_unknown(self) -> None:
         usage = Usage(input_tokens=1000, cached_input_tokens=100, output_tokens=500, reasoning_tokens=50)
         price = getattr(self.plugin, "llmp_price", None)
-        if price is None:
+        resolved = self.registry().resolve(self.model)
+        if not self.priced:
+            assert (
+                price is None
+                or price(provider=self.provider, model=resolved.api_model, usage=usage, mode="standard")
+                is None
+            )
             return
-        resolved = llmp.Registry(load_entry_points=False, plugins=[self.plugin]).resolve(self.model)
-        for model in (resolved.api_model, "surely-not-a-real-model-xyz"):
-            for mode in ("standard", "batch"):
-                cost = price(provider=self.provider, model=model, usage=usage, mode=mode)
-                assert cost is None or min(cost.input, cost.cached_input, cost.output) >= 0
-        assert (
-            price(provider=self.provider, model="surely-not-a-real-model-xyz", usage=usage, mode="standard")
-            is None
+        assert price is not None, "set priced = False on the conformance class if the plugin has no prices"
+        for mode in ("standard", "batch"):
+            cost = price(provider=self.provider, model=resolved.api_model, usage=usage, mode=mode)
+            assert cost is not None, f"no {mode} price for {resolved.api_model}"
+            assert min(cost.input, cost.cached_input, cost.output) >= 0
+            assert cost.total > 0
+        unknown = price(
+            provider=self.provider, model="surely-not-a-real-model-xyz", usage=usage, mode="standard"
         )
+        assert unknown is None
 
     def test_discovery_imports_no_sdk(self) -> None:
         code = (
@@ -106,19 +150,31 @@ class ProviderConformance:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         assert out.stdout.strip() == "leaked: []", out.stdout + out.stderr
 
-    # -- over the wire -----------------------------------------------------------------------
+    # -- text over the wire ------------------------------------------------------------------
 
-    def test_stream_joined_equals_call_and_usage_is_filled(self, server: Any) -> None:
+    def test_call_and_stream_agree_on_text_and_usage(self, server: Any) -> None:
         llm = self.make_llm(server)
-        reply = llm.chat(self.prompt)
-        assert isinstance(reply, str)
-        assert reply
-        assert llm.total_input_tokens > 0
-        assert llm.total_output_tokens > 0
-        streamed = list(llm.stream(self.prompt))
-        assert "".join(streamed) == reply
-        assert llm.usage.requests == 2
-        assert llm.total_output_tokens > 0
+        response = llm.complete(self.prompt)
+        assert response.text
+        assert response.finish_reason == "stop"
+        assert response.usage.input_tokens > 0
+        assert response.usage.output_tokens > 0
+        assert response.provider == self.provider
+        assert response.latency is not None
+        assert not response.cached
+        events = llm.stream_events(self.prompt)
+        chunks = list(events)
+        streamed = events.response
+        assert "".join(c.text for c in chunks) == response.text
+        assert streamed.text == response.text
+        assert streamed.usage.input_tokens == response.usage.input_tokens
+        assert streamed.usage.output_tokens == response.usage.output_tokens
+        assert "".join(llm.stream(self.prompt)) == response.text
+        assert llm.usage.requests == 3
+
+    def test_chat_returns_the_text(self, server: Any) -> None:
+        llm = self.make_llm(server)
+        assert llm.chat(self.prompt) == llm.complete(self.prompt).text
 
     @pytest.mark.parametrize(
         ("status", "error"),
@@ -147,3 +203,118 @@ class ProviderConformance:
         llm = self.make_llm(server)
         assert llm.chat(self.prompt)
         assert server.request_count == 3
+
+    def test_empty_answer_is_an_error_with_usage_and_never_cached(self, server: Any, tmp_path: Any) -> None:
+        from llmp.testing import EmptyAnswer
+
+        server.inject(EmptyAnswer(), times=1)
+        llm = self.make_llm(server, cache=str(tmp_path / "cache"), temperature=0)
+        with pytest.raises(errors.EmptyResponseError) as info:
+            llm.chat(self.prompt)
+        assert server.request_count == 1, "a deterministic empty answer is not retried"
+        assert info.value.usage is not None
+        assert llm.chat(self.prompt), "the empty answer was cached"
+        assert server.request_count == 2
+
+    # -- rich results ------------------------------------------------------------------------
+
+    def test_tool_round_trip(self, server: Any) -> None:
+        if not self.capabilities(server).tools:
+            return self._refused(server, "tools", tools=[_weather])
+        llm = self.make_llm(server)
+        first = llm.complete("What is the weather in Paris?", tools=[_weather])
+        assert first.finish_reason == "tool_calls"
+        (call,) = first.tool_calls
+        assert call.name == "_weather"
+        assert isinstance(call.args()["city"], str)
+        assert call.id
+        answer = llm.complete("What is the weather in Paris?", tools=[_weather], max_turns=3)
+        assert "sunny in" in answer.text
+        assert answer.messages is not None
+        assert [m["role"] for m in answer.messages] == ["user", "assistant", "tool", "assistant"]
+        assert answer.usage.output_tokens >= first.usage.output_tokens
+        events = llm.stream_events("What is the weather in Paris?", tools=[_weather])
+        list(events)
+        streamed = events.response.tool_calls
+        assert [(c.name, c.args()) for c in streamed] == [(c.name, c.args()) for c in first.tool_calls]
+
+    def test_tool_choice_names_a_tool(self, server: Any) -> None:
+        if not self.capabilities(server).tools:
+            return None
+        llm = self.make_llm(server)
+        response = llm.complete("What time is it?", tools=[_weather, _time], tool_choice="_time")
+        assert [c.name for c in response.tool_calls] == ["_time"]
+        return None
+
+    def test_parallel_tool_calls(self, server: Any) -> None:
+        caps = self.capabilities(server)
+        if not caps.tools:
+            return None
+        llm = self.make_llm(server)
+        if not caps.parallel_tool_calls:
+            return self._refused(
+                server, "parallel_tool_calls", tools=[_weather, _time], parallel_tool_calls=True
+            )
+        response = llm.complete("parallel: weather and time", tools=[_weather, _time])
+        assert [c.name for c in response.tool_calls] == ["_weather", "_time"]
+        answer = llm.complete("parallel: weather and time", tools=[_weather, _time], max_turns=3)
+        assert "sunny in" in answer.text
+        assert "noon in" in answer.text
+        return None
+
+    def test_structured_output(self, server: Any) -> None:
+        from pydantic import BaseModel
+
+        class City(BaseModel):
+            name: str
+            population: int
+
+        if not self.capabilities(server).json_schema:
+            return self._refused(server, "json_schema", response_format=City)
+        llm = self.make_llm(server)
+        results = llm.generate([f"describe city {i}" for i in range(5)], response_format=City)
+        assert len(results) == 5
+        assert all(isinstance(city, City) for (city,) in results)
+        streamed = llm.stream_events("describe city 0", response_format=City)
+        list(streamed)
+        assert isinstance(streamed.response.parsed, City)
+        return None
+
+    def test_reasoning(self, server: Any) -> None:
+        caps = self.capabilities(server)
+        if not caps.reasoning:
+            return self._refused(server, "reasoning", reasoning="high")
+        llm = self.make_llm(server)
+        response = llm.complete(self.prompt, reasoning="high")
+        assert response.text
+        if caps.reasoning_text:
+            assert response.reasoning
+            events = llm.stream_events(self.prompt, reasoning="high")
+            chunks = list(events)
+            assert "".join(c.reasoning for c in chunks) == response.reasoning
+        return None
+
+    def test_image_input(self, server: Any) -> None:
+        message = [{"role": "user", "content": [{"type": "text", "text": "What is this?"}, llmp.image(PNG)]}]
+        if not self.capabilities(server).vision:
+            return self._refused(server, "vision", messages=message)
+        llm = self.make_llm(server)
+        assert "[saw 1 image(s)]" in llm.complete(message).text
+        return None
+
+    def _refused(self, server: Any, feature: str, *, messages: Any = None, **options: Any) -> None:
+        llm = self.make_llm(server)
+        before = server.request_count
+        with pytest.raises(errors.UnsupportedFeatureError) as info:
+            llm.complete(messages or self.prompt, **options)
+        assert info.value.feature == feature
+        assert server.request_count == before, "a request was sent although the feature is unsupported"
+
+    # -- lifetime ----------------------------------------------------------------------------
+
+    def test_close_releases_the_client(self, server: Any) -> None:
+        registry = self.registry()  # its own client pool: no other test's LLM shares the client
+        with self.make_llm(server, registry=registry) as llm:
+            llm.chat(self.prompt)
+            assert registry.clients.alive(self.provider) == 1
+        assert registry.clients.alive(self.provider) == 0

@@ -133,7 +133,18 @@ class Slow:
     seconds: float
 
 
-Fault = StatusError | ResetMidStream | TruncatedStream | MalformedChunk | Slow
+@dataclass(frozen=True, slots=True)
+class EmptyAnswer:
+    """Answer 200 with an empty answer, in the wire's own shapes: ``shape`` is ``"empty"``
+    (an empty text), ``"null"`` (no content at all), ``"no_choices"`` (no choices/candidates/
+    content blocks) or ``"done_only"`` (a stream of only its end marker). ``finish`` is the
+    finish reason to report (in llmp's vocabulary; the fake maps it to its wire's)."""
+
+    shape: str = "empty"
+    finish: str = "stop"
+
+
+Fault = StatusError | ResetMidStream | TruncatedStream | MalformedChunk | Slow | EmptyAnswer
 StreamFault = ResetMidStream | TruncatedStream | MalformedChunk
 BodyPredicate = Callable[[Any], bool]
 

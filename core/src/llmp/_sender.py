@@ -1,0 +1,234 @@
+"""Attempts: one request to the provider under every limit, with a deadline and retries.
+
+```
+instance bound (max_concurrent) -> key (rotated) -> that key's AIMD window -> global slot
+  -> client.complete(request) within `timeout` -> answer rules (_answers.check)
+on a ProviderError: release every slot, then back off (Retry-After first) and retry, or give up
+```
+
+`max_concurrent` bounds the whole `LLM` instance, however many keys it rotates through; each
+key's adaptive window lives inside that bound. No slot is held while sleeping. Retries, back-offs,
+keys stepping aside and rate-limit pauses are logged on ``llmp.retry`` (INFO; never a key: keys
+appear by fingerprint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from llmp._answers import check
+from llmp._keys import KeyPool, fingerprint
+from llmp._limits import AIMDLimiter
+from llmp._perloop import PerLoop
+from llmp._retry import RetryPolicy
+from llmp._usage import UsageStats
+from llmp.errors import AuthenticationError, ProviderError, ProviderTimeoutError, RateLimitError
+from llmp.types import Client, Request, Response, Usage
+
+__all__ = ["Attempt", "Sender", "Tries"]
+
+_log = logging.getLogger("llmp.retry")
+_now = time.monotonic
+
+
+class Attempt:
+    """The slots one attempt holds (released exactly once) and when it started."""
+
+    __slots__ = ("bound", "key", "limiter", "slot", "started")
+
+    def __init__(
+        self, bound: asyncio.Semaphore, key: str | None, limiter: AIMDLimiter, started: float, slot: Any
+    ):
+        self.bound, self.key, self.limiter, self.started, self.slot = bound, key, limiter, started, slot
+
+    def release(self) -> None:
+        self.limiter.release()
+        if self.slot is not None:
+            self.slot.release()
+        self.bound.release()
+
+
+class Tries:
+    """How many times one request has been tried, and how many 429s with a known wait it met."""
+
+    __slots__ = ("count", "rate_limited")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.rate_limited = 0
+
+
+class Sender:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        keys: KeyPool | None,
+        max_concurrent: int,
+        retry: RetryPolicy,
+        global_slots: Any,
+        stats: UsageStats,
+        client: Callable[[str | None], Client],
+        record_usage: Callable[[Usage], None],
+    ) -> None:
+        self.provider = provider
+        self.keys = keys
+        self.max_concurrent = max_concurrent
+        self.retry = retry
+        self.global_slots = global_slots
+        self.stats = stats
+        self.client = client
+        self.record_usage = record_usage
+        self._limiters: PerLoop[dict[str, AIMDLimiter]] = PerLoop(dict)
+        self._bounds: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(max_concurrent))
+
+    def limiter(self, key: str | None) -> AIMDLimiter:
+        per_key = self._limiters.get()
+        tag = fingerprint(key)
+        limiter = per_key.get(tag)
+        if limiter is None:
+            limiter = per_key[tag] = AIMDLimiter(self.max_concurrent)
+        return limiter
+
+    async def acquire(self) -> Attempt:
+        """The instance bound, then a key and its window slot, then a machine-wide slot if capped."""
+        bound = self._bounds.get()
+        await bound.acquire()
+        try:
+            key = self.keys.pick() if self.keys is not None else None
+            limiter = self.limiter(key)
+            started = await limiter.acquire()
+        except BaseException:
+            bound.release()
+            raise
+        try:
+            slot = await self.global_slots.acquire() if self.global_slots is not None else None
+        except BaseException:
+            limiter.release()  # cancelled while waiting for a global slot: give the slots back
+            bound.release()
+            raise
+        return Attempt(bound, key, limiter, started, slot)
+
+    async def complete(self, request: Request) -> Response:
+        """A checked response for `request` from the provider, retried as the policy allows."""
+        tries = Tries()
+        timeout = request.timeout
+        while True:
+            attempt = await self.acquire()
+            begun = _now()
+            try:
+                client = self.client(attempt.key)
+                if timeout is None:
+                    response = await client.complete(request)
+                else:
+                    deadline = asyncio.timeout(timeout)
+                    try:
+                        async with deadline:
+                            response = await client.complete(request)
+                    except TimeoutError:
+                        if not deadline.expired():
+                            raise
+                        raise ProviderTimeoutError(
+                            f"no complete answer within timeout={timeout:g} s", provider=self.provider
+                        ) from None
+                check(response, request, self.provider)
+            except ProviderError as error:
+                attempt.release()
+                if await self.after_error(error, attempt, tries, timeout):
+                    continue
+                raise
+            except BaseException:
+                attempt.release()
+                raise
+            attempt.release()
+            usage = response.usage
+            attempt.limiter.on_success(response.rate_limit, usage.input_tokens + usage.output_tokens)
+            response.latency = _now() - begun
+            response.attempts = tries.count + 1
+            response.provider = self.provider
+            return response
+
+    async def after_error(
+        self, error: ProviderError, attempt: Attempt, tries: Tries, limit: float | None
+    ) -> bool:
+        """Account for a failed attempt (slots already released); back off and return True to
+        try again, or count the failure and return False to give up. Raises a replacement error
+        when the provider asks for a longer wait than llmp allows."""
+        if error.usage is not None:
+            self.record_usage(error.usage)  # the provider billed this attempt (an empty answer)
+        delay = self._decide(error, attempt, tries, limit)
+        if delay is None:
+            self.stats.failures += 1
+            return False
+        self.stats.retries += 1
+        if delay:
+            _log.info(
+                "%s: %s; retrying in %.2f s (attempt %d)",
+                self.provider,
+                _describe(error),
+                delay,
+                tries.count + tries.rate_limited + 1,
+            )
+            await asyncio.sleep(delay)  # holding no slot while we wait
+        return True
+
+    def _decide(
+        self, error: ProviderError, attempt: Attempt, tries: Tries, timeout: float | None
+    ) -> float | None:
+        """The delay before retrying, or None to give up."""
+        key, keys, retry = attempt.key, self.keys, self.retry
+        if isinstance(error, RateLimitError):
+            return self._rate_limited(error, attempt, tries, timeout)
+        if isinstance(error, AuthenticationError) and keys is not None and key is not None:
+            # A rejected key steps aside; try the next one at once (it is not the server's fault).
+            if len(keys) > 1 and keys.rejected(key) and tries.count < retry.max_retries + 3:
+                _log.warning(
+                    "%s: key %s was rejected (%s); using the others", self.provider, fingerprint(key), error
+                )
+                tries.count += 1
+                return 0.0
+            return None
+        if not retry.should_retry(error, tries.count):
+            return None
+        delay = retry.delay(tries.count, error.retry_after)
+        tries.count += 1
+        return delay
+
+    def _rate_limited(
+        self, error: RateLimitError, attempt: Attempt, tries: Tries, timeout: float | None
+    ) -> float | None:
+        retry, keys, key = self.retry, self.keys, attempt.key
+        known = retry.rate_limit_wait(error)
+        allowed = retry.max_wait if timeout is None else min(retry.max_wait, timeout)
+        if known is not None and known > allowed:
+            raise RateLimitError(
+                f"the provider asked to wait {known:.0f} s before retrying, longer than llmp waits "
+                f"({allowed:g} s: the smaller of max_retry_wait and timeout): {error.message}",
+                provider=error.provider,
+                status_code=error.status_code,
+                retry_after=error.retry_after,
+                rate_limit=error.rate_limit,
+                body=error.body,
+            ) from error
+        attempt.limiter.on_rate_limited(attempt.started, known)
+        if keys is not None and key is not None:
+            keys.rate_limited(key, known)
+            if tries.count < retry.max_retries and keys.other_available(key):
+                tries.count += 1
+                return 0.0  # another key is ready: no need to wait out this one's cool-down
+        if known is not None and tries.rate_limited < retry.rate_limit_retries:
+            tries.rate_limited += 1  # capacity returns at a known time: not a used-up retry
+            return retry.jittered(known)
+        if not retry.should_retry(error, tries.count):
+            return None
+        tries.count += 1
+        return retry.jittered(retry.delay(tries.count - 1))
+
+
+def _describe(error: ProviderError) -> str:
+    code = f" {error.status_code}" if error.status_code is not None else ""
+    return f"{type(error).__name__}{code}: {error.message[:200]}"
