@@ -1,137 +1,83 @@
-"""The core's batch API against a small in-process provider (the wire is tested per plugin)."""
+"""The core's batch API on an in-memory provider batch (each wire is tested in its plugin)."""
 
 from __future__ import annotations
 
-import types
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import llmp
-from llmp.errors import BatchItemError, GenerationError
-from llmp.types import ClientSettings, Cost, Request, Response, Route, Usage
+from llmp import errors
+from llmp.testing import FunctionClient
+from llmp.types import Capabilities, Request
+
+from .conftest import per_token
+
+MakeLLM = Callable[..., Any]
 
 
-class ToyClient:
-    """A provider whose batches finish after `polls_until_done` status checks."""
-
-    batches: dict[str, dict[str, Any]] = {}
-    calls = 0
-
-    async def call(self, request: Request) -> Response:
-        ToyClient.calls += 1
-        return Response([f"live {request.messages[-1]['content']}"], Usage(3, 0, 2))
-
-    async def batch(self, op: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
-        if op == "submit":
-            raw = f"toybatch_{len(self.batches)}"
-            prompts = [r.messages[-1]["content"] for r in payload["requests"]]
-            self.batches[raw] = {
-                "prompts": dict(zip(payload["custom_ids"], prompts, strict=True)),
-                "polls": 0,
-            }
-            return {"id": raw}
-        job = self.batches[payload["id"]]
-        if op == "status":
-            job["polls"] += 1
-            done = job["polls"] >= 2
-            total = len(job["prompts"])
-            return {
-                "status": "completed" if done else "in_progress",
-                "raw_status": "x",
-                "counts": {"completed": total if done else 0, "failed": 0, "total": total},
-            }
-        if op == "retrieve":
-            if job["polls"] < 2:
-                return {"done": False}
-            results = {
-                cid: {"texts": [f"batch {p}"], "usage": Usage(10, 0, 4)}
-                for cid, p in job["prompts"].items()
-                if p != "doomed"
-            }
-            errors = {
-                cid: {"kind": "expired", "message": "batch window ended", "status_code": None}
-                for cid, p in job["prompts"].items()
-                if p == "doomed"
-            }
-            return {"done": True, "results": results, "errors": errors}
-        raise AssertionError(op)
+class Label(BaseModel):
+    label: str
 
 
-def toy_plugin() -> types.SimpleNamespace:
-    def llmp_routes() -> list[Route]:
-        return [Route("toy/*", "toy", api="toy")]
-
-    def llmp_create_client(provider: str, settings: ClientSettings) -> object | None:
-        return ToyClient() if settings.api == "toy" else None
-
-    def llmp_call(client: object, request: Request) -> Any:
-        return client.call(request) if isinstance(client, ToyClient) else None
-
-    def llmp_batch(client: object, op: str, payload: Mapping[str, Any]) -> Any:
-        return client.batch(op, payload) if isinstance(client, ToyClient) else None
-
-    def llmp_price(provider: str, model: str, usage: Usage, mode: str) -> Cost | None:
-        rate = 0.5 if mode == "batch" else 1.0
-        return Cost(usage.input_tokens * rate, 0.0, usage.output_tokens * rate) if provider == "toy" else None
-
-    ns = types.SimpleNamespace(__name__="toy")
-    for func in (llmp_routes, llmp_create_client, llmp_call, llmp_batch, llmp_price):
-        setattr(ns, func.__name__, llmp.hookimpl(func))
-    return ns
+def answer(request: Request) -> str:
+    prompt = str(request.messages[-1]["content"])
+    if prompt == "fail":
+        raise errors.BadRequestError("bad item", provider="test", status_code=400)
+    if request.output_schema is not None:
+        return '{"label": "' + prompt + '"}'
+    return f"batch {prompt}"
 
 
-@pytest.fixture
-def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> llmp.Registry:
-    monkeypatch.setenv("LLMP_CACHE_DIR", str(tmp_path))
-    ToyClient.batches = {}
-    ToyClient.calls = 0
-    return llmp.Registry(load_entry_points=False, plugins=[toy_plugin()])
+def test_submit_status_retrieve_with_portable_ids_at_batch_prices(make_llm: MakeLLM) -> None:
+    client = FunctionClient(answer, price=per_token, batch_polls=1)
+    llm, _ = make_llm(client)
+    batch_id = llm.batch_submit(["a", "b"])
+    assert batch_id.startswith("test:2:fnbatch_")
+    status = llm.batch_status(batch_id)
+    assert (status.status, status.done, status.total) == ("in_progress", False, 2)
+    assert llm.batch_retrieve(batch_id) is None
+    assert llm.batch_status(batch_id).done
+    assert llm.batch_retrieve(batch_id) == [["batch a"], ["batch b"]]
+    assert llm.total_cost == pytest.approx(
+        sum(per_token("m", llmp.Usage(1, 0, 2), "batch").total for _ in range(2))
+    )
+    # Every answer went to the cache: the same prompts through generate cost nothing.
+    assert llm.generate(["a", "b"]) == [["batch a"], ["batch b"]]
+    assert client.request_count == 0
 
 
-def test_submit_status_retrieve_with_portable_ids(registry: llmp.Registry) -> None:
-    llm = llmp.LLM("toy/m", registry=registry)
-    bid = llm.batch_submit(["a", "b"], system_prompt="be brief")
-    assert bid == "toy:2:toybatch_0"
-    assert llm.batch_retrieve(bid) is None  # not done yet
-    assert llm.batch_status(bid)["status"] == "in_progress"
-    status = llm.batch_status(bid)
-    assert status["status"] == "completed"
-    assert status["counts"] == {"completed": 2, "failed": 0, "total": 2}
-    # Another LLM (as in another process) needs only the id.
-    other = llmp.LLM("toy/m", registry=registry)
-    assert other.batch_retrieve(bid) == [["batch a"], ["batch b"]]
-    assert other.total_cost == pytest.approx(2 * (10 * 0.5 + 4 * 0.5)), "priced at the batch rate"
-    assert other.total_input_tokens == 20
+def test_a_batch_with_an_output_schema_returns_parsed_results(make_llm: MakeLLM) -> None:
+    llm, client = make_llm(FunctionClient(answer))
+    batch_id = llm.batch_submit(["x", "y"], response_format=Label)
+    assert all(
+        r.output_schema is not None for r in client.batch.batches[batch_id.split(":")[2]]["requests"].values()
+    )
+    llm.batch_status(batch_id)
+    assert llm.batch_retrieve(batch_id, response_format=Label) == [[Label(label="x")], [Label(label="y")]]
+    rich = llm.batch_retrieve(batch_id, rich=True)
+    assert rich is not None and rich[0].text == '{"label": "x"}'
 
 
-def test_batch_results_fill_the_cache(registry: llmp.Registry) -> None:
-    llm = llmp.LLM("toy/m", registry=registry)
-    assert llm.batch(["x", "y"], poll_interval=0.01) == [["batch x"], ["batch y"]]
-    again = llmp.LLM("toy/m", registry=registry)
-    assert again.generate(["x", "y"]) == [["batch x"], ["batch y"]]
-    assert ToyClient.calls == 0, "generate() of the same requests is served from the cache"
-    assert again.total_cost == 0.0
+def test_failed_items_are_errors_in_place(make_llm: MakeLLM) -> None:
+    llm, _ = make_llm(FunctionClient(answer))
+    results = llm.batch(["ok", "fail"], poll_interval=0.001, on_error="return")
+    assert results[0] == ["batch ok"]
+    assert isinstance(results[1], errors.BatchItemError)
+    assert results[1].kind == "errored"
 
 
-def test_failed_items_are_per_item_and_finished_ones_are_kept(registry: llmp.Registry) -> None:
-    llm = llmp.LLM("toy/m", registry=registry)
-    with pytest.raises(GenerationError) as info:
-        llm.batch(["ok", "doomed", "fine"], poll_interval=0.01)
-    assert info.value.results == [["batch ok"], None, ["batch fine"]]
-    error = info.value.errors[1]
-    assert isinstance(error, BatchItemError)
-    assert error.kind == "expired"
-    bid = "toy:3:toybatch_0"
-    out = llm.batch_retrieve(bid, on_error="return")
-    assert out is not None
-    assert isinstance(out[1], BatchItemError)
+def test_ids_of_another_provider_or_malformed_are_refused(make_llm: MakeLLM) -> None:
+    llm, _ = make_llm(FunctionClient(answer))
+    with pytest.raises(errors.ConfigurationError, match="belongs to provider 'openai'"):
+        llm.batch_status("openai:2:batch_abc")
+    with pytest.raises(errors.ConfigurationError, match="not an llmp batch id"):
+        llm.batch_status("nonsense")
 
 
-@pytest.mark.parametrize("bad", ["nonsense", "toy:x:id", "toy:2", "", "openai:2:batch_abc"])
-def test_malformed_or_foreign_ids_are_value_errors(registry: llmp.Registry, bad: str) -> None:
-    llm = llmp.LLM("toy/m", registry=registry)
-    with pytest.raises(ValueError, match="batch"):
-        llm.batch_status(bad)
+def test_a_provider_without_a_batch_api_says_which_have_one(make_llm: MakeLLM) -> None:
+    llm, _ = make_llm(FunctionClient(answer, capabilities=Capabilities(batch=False)))
+    with pytest.raises(errors.ConfigurationError, match="has no batch API"):
+        llm.batch_submit(["x"])

@@ -1,17 +1,21 @@
-"""The plugin contract: discovery, validation, isolation."""
+"""The plugin contract v2: discovery, validation, wire APIs by name, isolation."""
+
+from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import llmp
 from llmp._plugins import PluginWarning, Registry
-from llmp.errors import PluginError
-from llmp.types import Route
+from llmp.errors import PluginError, UnknownModelError
+from llmp.testing import FunctionClient
+from llmp.types import ClientSettings, Route
 
 
 def make_plugin(name: str, **hooks: object) -> types.SimpleNamespace:
@@ -21,20 +25,83 @@ def make_plugin(name: str, **hooks: object) -> types.SimpleNamespace:
     return ns
 
 
-def test_async_request_hook_is_rejected_with_a_clear_error() -> None:
-    async def llmp_call(client: object, request: object) -> None:
+@pytest.mark.parametrize(
+    "hook", ["llmp_create_client", "llmp_call", "llmp_stream", "llmp_batch", "llmp_request_params"]
+)
+def test_v1_hooks_are_refused_saying_what_replaced_them(hook: str) -> None:
+    def impl(**_: Any) -> None:
         return None
 
+    with pytest.raises(PluginError, match="v1 plugin contract") as info:
+        Registry(load_entry_points=False).register(make_plugin("old", **{hook: impl}))
+    assert "In v2" in str(info.value)
+
+
+def test_async_hook_is_rejected() -> None:
+    async def llmp_routes() -> list[Route]:
+        return []
+
     with pytest.raises(PluginError, match="async def"):
-        Registry(load_entry_points=False).register(make_plugin("bad", llmp_call=llmp_call))
+        Registry(load_entry_points=False).register(make_plugin("bad", llmp_routes=llmp_routes))
 
 
 def test_misspelled_hook_is_an_error_with_a_suggestion() -> None:
-    def llmp_route() -> list[Route]:
-        return []
+    def llmp_api() -> dict[str, Any]:
+        return {}
 
-    with pytest.raises(PluginError, match="llmp_routes"):
-        Registry(load_entry_points=False).register(make_plugin("typo", llmp_route=llmp_route))
+    with pytest.raises(PluginError, match="llmp_apis"):
+        Registry(load_entry_points=False).register(make_plugin("typo", llmp_api=llmp_api))
+
+
+def test_two_plugins_claiming_one_api_name_is_an_error_naming_both() -> None:
+    def apis() -> dict[str, Any]:
+        return {"acme": lambda settings: None}
+
+    registry = Registry(load_entry_points=False)
+    registry.register(make_plugin("a", llmp_apis=apis), distribution="llmp-acme")
+    registry.register(make_plugin("b", llmp_apis=apis), distribution="acme-fork")
+    with pytest.raises(PluginError) as info:
+        registry.apis  # noqa: B018
+    assert "llmp-acme" in str(info.value)
+    assert "acme-fork" in str(info.value)
+
+
+def test_a_route_to_an_api_nobody_registers_says_so_before_sending() -> None:
+    def routes() -> list[Route]:
+        return [Route("ghost/*", "ghost", api="ghost-wire")]
+
+    registry = Registry(load_entry_points=False, plugins=[make_plugin("g", llmp_routes=routes)])
+    with pytest.raises(PluginError, match="ghost-wire"):
+        llmp.LLM("ghost/x", registry=registry, cache=False).chat("hi")
+
+
+def test_the_route_s_api_picks_the_factory_without_any_ownership_test() -> None:
+    # Two plugins, two APIs, one client each: requests reach the client of their route's API only.
+    one, two = FunctionClient(lambda r: "one"), FunctionClient(lambda r: "two")
+
+    def routes() -> list[Route]:
+        return [Route("one/*", "one", api="wire-one"), Route("two/*", "two", api="wire-two")]
+
+    def apis_one() -> dict[str, Any]:
+        return {"wire-one": lambda settings: one}
+
+    def apis_two() -> dict[str, Any]:
+        return {"wire-two": lambda settings: two}
+
+    registry = Registry(
+        load_entry_points=False,
+        plugins=[
+            make_plugin("r", llmp_routes=routes),
+            make_plugin("p1", llmp_apis=apis_one),
+            make_plugin("p2", llmp_apis=apis_two),
+        ],
+    )
+    assert llmp.LLM("one/m", registry=registry, cache=False).chat("x") == "one"
+    assert llmp.LLM("two/m", registry=registry, cache=False).chat("x") == "two"
+    assert one.request_count == 1
+    assert two.request_count == 1
+    infos = {info.name: info.apis for info in registry.plugins()}
+    assert infos["p1"] == ("wire-one",)
 
 
 def test_registries_are_isolated() -> None:
@@ -44,8 +111,7 @@ def test_registries_are_isolated() -> None:
     a = Registry(load_entry_points=False, plugins=[make_plugin("acme", llmp_routes=llmp_routes)])
     b = Registry(load_entry_points=False)
     assert a.resolve("acme/x").route.provider == "acme"
-    assert a.resolve("acme/x").route.plugin == "acme"
-    with pytest.raises(llmp.errors.UnknownModelError):
+    with pytest.raises(UnknownModelError):
         b.resolve("acme/x")
 
 
@@ -59,55 +125,95 @@ def test_user_route_beats_plugin_route_for_same_pattern() -> None:
     assert reg.resolve("acme/x").route.plugin == "user"
 
 
-def _fake_distribution(tmp_path: Path, dist: str, ep_name: str, module: str, source: str) -> None:
-    (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-    info = tmp_path / f"{dist.replace('-', '_')}-1.0.dist-info"
+def _install_plugin(site: Path, dist: str, ep_name: str, module: str, source: str) -> None:
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(f"[llmp]\n{ep_name} = {module}\n")
 
 
-def test_entry_point_discovery_and_broken_plugin_warning(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def _run(site: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environ = {**os.environ, "PYTHONPATH": str(site), **env}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environ, check=False
+    )
+
+
+def test_a_v1_plugin_from_an_entry_point_is_skipped_with_a_warning_naming_its_distribution(
+    tmp_path: Path,
 ) -> None:
-    _fake_distribution(
+    _install_plugin(
         tmp_path,
-        "llmp-acme",
-        "acme",
-        "llmp_acme_hooks",
+        "llmp-oldstyle",
+        "oldstyle",
+        "oldstyle_hooks",
+        """
+        import llmp
+        @llmp.hookimpl
+        def llmp_call(client, request):
+            return None
+        """,
+    )
+    code = (
+        "import warnings, llmp\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    llmp.Registry().table\n"
+        "print([str(x.message) for x in w if 'oldstyle' in str(x.message)])\n"
+    )
+    out = _run(tmp_path, code, LLMP_PLUGINS="oldstyle")
+    assert "llmp-oldstyle" in out.stdout, out.stdout + out.stderr
+    assert "v1 plugin contract" in out.stdout
+
+
+def test_llmp_plugins_misspelled_warns_with_a_suggestion_and_excluded_plugin_is_named(tmp_path: Path) -> None:
+    _install_plugin(
+        tmp_path,
+        "llmp-acmewire",
+        "acmewire",
+        "acmewire_hooks",
         """
         import llmp
         from llmp.types import Route
-
         @llmp.hookimpl
         def llmp_routes():
-            return [Route("acme/*", "acme")]
+            return [Route("acme/*", "acme", api="acme")]
         """,
     )
-    _fake_distribution(
-        tmp_path, "llmp-broken", "broken", "llmp_broken_hooks", "import not_a_real_module_xyz\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delenv("LLMP_PLUGINS", raising=False)
-    reg = Registry()
-    with pytest.warns(PluginWarning, match="llmp-broken"):
-        route = reg.resolve("acme/model").route
-    assert (route.provider, route.plugin) == ("acme", "llmp-acme")
-    assert "acme" in {p.name for p in reg.plugins()}
-
-    monkeypatch.setenv("LLMP_PLUGINS", "acme")
-    only = Registry()
-    assert {p.name for p in only.plugins()} == {"acme"}  # the broken one is not even imported
-
-
-def test_import_llmp_loads_no_plugin_and_no_sdk() -> None:
     code = (
-        "import sys, llmp\n"
-        "assert 'llmp_openai' not in sys.modules and 'openai' not in sys.modules\n"
-        "llm = llmp.LLM('gpt-4.1-mini', api_key='k', cache=False)\n"
-        "assert 'llmp_openai._hooks' in sys.modules, 'routing loads plugins'\n"
-        "assert 'openai' not in sys.modules and 'httpx2' not in sys.modules, 'no SDK until a request'\n"
-        "print('ok')\n"
+        "import warnings, llmp\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    r = llmp.Registry()\n"
+        "    r.table\n"
+        "print('W', [str(x.message) for x in w])\n"
+        "print('X', r.excluded.get('acmewire'))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.stdout.strip() == "ok", out.stderr
+    out = _run(tmp_path, code, LLMP_PLUGINS="acmewir")
+    assert "Did you mean acmewire" in out.stdout, out.stdout + out.stderr
+    assert "X llmp-acmewire" in out.stdout
+
+
+def test_plugin_warning_is_a_user_warning() -> None:
+    assert issubclass(PluginWarning, UserWarning)
+
+
+def test_settings_hide_the_key_in_repr() -> None:
+    settings = ClientSettings("p", "api", "https://h", "sk-secret-123")
+    assert "sk-secret-123" not in repr(settings)
+
+
+def test_a_model_whose_plugin_llmp_plugins_excludes_says_so_instead_of_install_it() -> None:
+    code = (
+        "import llmp\n"
+        "try:\n"
+        "    llmp.Registry().resolve('anthropic/claude-x')\n"
+        "except llmp.errors.UnknownModelError as e:\n"
+        "    print(e)\n"
+    )
+    out = _run(Path("."), code, LLMP_PLUGINS="openai")
+    assert "llmp-litellm is installed but not loaded" in out.stdout, out.stdout + out.stderr
+    assert "LLMP_PLUGINS=openai" in out.stdout

@@ -8,6 +8,7 @@ a client that cannot sample several at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmp.errors import UnsupportedFeatureError
@@ -16,7 +17,7 @@ from llmp.types import Capabilities, ChatMessage, Request
 if TYPE_CHECKING:
     from llmp._engine import Engine
 
-__all__ = ["check_request", "has_images"]
+__all__ = ["check_params", "check_request", "has_images"]
 
 _WHAT = {
     "streaming": "stream responses",
@@ -51,25 +52,30 @@ def _needs(request: Request, stream: bool) -> list[str]:
         needs.append("json_schema")
     if request.reasoning is not None:
         needs.append("reasoning")
-    params: dict[str, Any] = request.params
-    if params and (params.get("logprobs") or params.get("top_logprobs")):
-        needs.append("logprobs")
     if has_images(request.messages):
         needs.append("vision")
     return needs
 
 
-def check_request(engine: Engine, request: Request, *, stream: bool = False) -> None:
-    needs = _needs(request, stream)
-    if not needs:
-        return
-    caps: Capabilities = engine.capabilities(request.model)
+def _refuse(engine: Engine, caps: Capabilities, model: str, needs: list[str]) -> None:
     for feature in needs:
         if not getattr(caps, feature):
             raise UnsupportedFeatureError(
-                f"{engine.provider} cannot {_WHAT[feature]} for model {request.model!r} (its plugin "
+                f"{engine.provider} cannot {_WHAT[feature]} for model {model!r} (its plugin "
                 f"says {feature}=False). Use a model or provider that can, or leave the option out.",
                 feature=feature,
                 provider=engine.provider,
-                model=request.model,
+                model=model,
             )
+
+
+def check_params(engine: Engine, params: Mapping[str, Any]) -> None:
+    """Parameters that need a capability (logprobs), checked once per params object."""
+    if params.get("logprobs") or params.get("top_logprobs"):
+        _refuse(engine, engine.capabilities(), engine.model, ["logprobs"])
+
+
+def check_request(engine: Engine, request: Request, *, stream: bool = False) -> None:
+    needs = _needs(request, stream)
+    if needs:
+        _refuse(engine, engine.capabilities(request.model), request.model, needs)

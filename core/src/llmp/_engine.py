@@ -23,7 +23,7 @@ from typing import Any
 
 from llmp._answers import Parser, cacheable, parse
 from llmp._cache import DiskCache, cache_key
-from llmp._capabilities import check_request
+from llmp._capabilities import check_params, check_request
 from llmp._keys import KeyPool
 from llmp._params import unknown_params
 from llmp._perloop import PerLoop
@@ -121,6 +121,7 @@ class Engine:
         memo = self._params_memo
         if memo is not None and memo[0] is params:
             return memo[1]
+        check_params(self, params)
         unknown_params(params, self.capabilities().params, self.provider)
         effective = self._any_client().effective_params(self.model, params)
         self._params_memo = (params, effective)

@@ -36,7 +36,7 @@ from llmp.errors import (
     PluginError,
     TLSError,
 )
-from llmp.types import Response
+from llmp.types import ChatMessage, Response
 
 __all__ = ["OnError", "check_prompts", "generate_all", "run_job"]
 
@@ -91,9 +91,13 @@ class _BadRequests:
 
 
 async def _answer(
-    engine: Engine, spec: CallSpec, index: int, prompt: Any, checkpoint: Checkpoint | None, keyed: bool
+    engine: Engine,
+    spec: CallSpec,
+    index: int,
+    messages: list[ChatMessage],
+    checkpoint: Checkpoint | None,
+    keyed: bool,
 ) -> tuple[Any, Response | None]:
-    messages = to_messages(prompt, spec.system_prompt, f"prompts[{index}]")
     request = spec.request(engine, messages)
     key = engine.cache_key(request) if keyed else None
     if checkpoint is not None and key is not None:
@@ -145,7 +149,12 @@ async def run_job(
             if fatal:
                 return
             try:
-                output, response = await _answer(engine, spec, index, prompt, checkpoint, keyed)
+                messages = to_messages(prompt, spec.system_prompt, f"prompts[{index}]")
+            except ConfigurationError as error:  # a bad item from a generator: that item's error
+                await queue.put((index, error))
+                continue
+            try:
+                output, response = await _answer(engine, spec, index, messages, checkpoint, keyed)
             except _FATAL as error:
                 fatal.append(error)
                 return

@@ -26,7 +26,7 @@ import pluggy
 
 from llmp import hookspecs
 from llmp._clients import ClientPool
-from llmp._routing import ResolvedRoute, RoutingTable, install_hint
+from llmp._routing import ResolvedRoute, RoutingTable, install_dist
 from llmp.errors import PluginError, UnknownModelError
 from llmp.types import Client, ClientFactory, ClientSettings, Cost, PriceMode, Route, Usage
 
@@ -197,9 +197,9 @@ class Registry:
 
     def _excluded_hint(self, model: str) -> str | None:
         """Say so when the plugin the model needs is installed but left out by LLMP_PLUGINS."""
-        wanted = install_hint(model).rsplit(" ", 1)[-1].rstrip(",")
+        wanted = install_dist(model)
         for ep_name, dist in self.excluded.items():
-            if dist == wanted or wanted.startswith(dist):
+            if dist == wanted:
                 allowed = os.environ.get("LLMP_PLUGINS", "")
                 return (
                     f"Its plugin {dist} is installed but not loaded: LLMP_PLUGINS={allowed} excludes it "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from llmp.errors import PluginError, UnknownModelError
 from llmp.types import Route
 
-__all__ = ["ResolvedRoute", "RoutingTable", "install_hint"]
+__all__ = ["ResolvedRoute", "RoutingTable", "install_dist", "install_hint"]
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -36,10 +36,18 @@ _INSTALL_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-def install_hint(model: str) -> str:
+def install_dist(model: str) -> str:
+    """The distribution that would serve `model`."""
     for prefix, dist in _INSTALL_HINTS:
         if model.startswith(prefix):
-            return f"Install its plugin: pip install {dist}"
+            return dist
+    return "llmp-litellm"
+
+
+def install_hint(model: str) -> str:
+    dist = install_dist(model)
+    if dist != "llmp-litellm":
+        return f"Install its plugin: pip install {dist}"
     return (
         "Install the catch-all plugin (Anthropic and 100+ other providers through litellm): "
         "pip install llmp-litellm, or add a route with llmp.add_route(...)"

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import sys
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,12 +78,29 @@ def _from_dict(spec: Mapping[str, Any], strict: bool | None) -> OutputSpec:
     return OutputSpec(OutputSchema(name, schema, True if strict is None else strict), _json_parser(schema))
 
 
+def _portable_typeddict(kind: Any) -> Any:
+    """On Python < 3.12 pydantic refuses ``typing.TypedDict``: rebuild it as the equivalent
+    ``typing_extensions.TypedDict`` (same keys, types and required keys)."""
+    if sys.version_info >= (3, 12) or not typing.is_typeddict(kind):
+        return kind
+    import typing_extensions
+
+    if type(kind).__module__ == "typing_extensions":
+        return kind
+    hints = typing.get_type_hints(kind, include_extras=True)
+    required = getattr(kind, "__required_keys__", frozenset(hints))
+    optional = typing_extensions.NotRequired
+    fields = {name: hint if name in required else optional[hint] for name, hint in hints.items()}
+    return typing_extensions.TypedDict(kind.__name__, fields)  # type: ignore[operator]
+
+
 def _from_type(kind: Any, strict: bool | None) -> OutputSpec:
     try:
         import pydantic
     except ImportError as exc:  # pragma: no cover - pydantic is a dependency of llmp-core
         raise ConfigurationError("response_format needs pydantic: pip install pydantic") from exc
     name = _name(getattr(kind, "__name__", None) or "output")
+    kind = _portable_typeddict(kind)
     if isinstance(kind, type) and issubclass(kind, pydantic.BaseModel):
         model: Any = kind
         try:

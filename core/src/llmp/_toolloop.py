@@ -34,7 +34,8 @@ async def run_tool_loop(
     cost: float | None = 0.0
     cached = True
     for turn in range(spec.max_turns):
-        request = spec.request(engine, conversation)
+        # A copy per turn: the request handed to the client must not change after it is sent.
+        request = spec.request(engine, list(conversation))
         response = await engine.complete(request, first_key if turn == 0 else None, spec.parser)
         usage.add(response.usage)
         cost = None if cost is None or response.cost is None else cost + response.cost

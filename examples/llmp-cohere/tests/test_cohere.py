@@ -1,4 +1,4 @@
-"""llmp-cohere through `llmp.LLM`: the wire format, parameters, usage and cost, and failures."""
+"""llmp-cohere through `llmp.LLM`: the wire format, parameters, rich results, usage and cost."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 import llmp
 import pytest
 from fake_cohere import TEMPLATE_TOKENS, FakeCohereServer
-from llmp.errors import MissingAPIKeyError, UnsupportedParameterError
+from llmp.errors import MissingAPIKeyError, UnsupportedFeatureError, UnsupportedParameterError
 from llmp.testing import StatusError
 from llmp.types import Request, Usage
 
-from llmp_cohere._conversion import chunk_from_event, request_body
+from llmp_cohere._conversion import StreamReader, request_body
 from llmp_cohere._prices import cost
 
 MODEL = "cohere/command-r-08-2024"
@@ -20,7 +20,8 @@ MODEL = "cohere/command-r-08-2024"
 def test_installed_plugin_is_discovered_through_its_entry_point() -> None:
     routes = {r.pattern: r for r in llmp.routes()}
     assert routes["cohere/*"].plugin == "llmp-cohere"
-    assert any(p.distribution == "llmp-cohere" for p in llmp.default_registry().plugins())
+    info = next(p for p in llmp.default_registry().plugins() if p.distribution == "llmp-cohere")
+    assert info.apis == ("cohere",)
 
 
 def test_generate_over_http2_sends_cohere_body(fake_cohere: FakeCohereServer) -> None:
@@ -56,6 +57,47 @@ def test_usage_counts_billed_units_and_prices_them(fake_cohere: FakeCohereServer
     assert llm.total_cost == pytest.approx((7 * 0.15 + 9 * 0.60) / 1e6)
 
 
+def test_tools_and_their_results_go_out_in_cohere_s_shape(fake_cohere: FakeCohereServer) -> None:
+    def lookup(term: str) -> str:
+        """Looks a term up."""
+        return f"{term} means hello"
+
+    llm = llmp.LLM(MODEL, cache=False)
+    answer = llm.complete("What does ciao mean?", tools=[lookup], max_turns=2)
+    assert answer.text.startswith("The tool said: ")
+    first, second = (r.body for r in fake_cohere.requests)
+    assert first["tools"][0] == {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": "Looks a term up.",
+            "parameters": llmp.tool(lookup).parameters,
+        },
+    }
+    assert second["messages"][1]["tool_calls"][0]["function"]["name"] == "lookup"
+    assert second["messages"][2]["role"] == "tool"
+    assert second["messages"][2]["tool_call_id"] == second["messages"][1]["tool_calls"][0]["id"]
+
+
+def test_a_named_tool_choice_offers_only_that_tool_and_requires_it() -> None:
+    request = Request(
+        "command-r",
+        [{"role": "user", "content": "x"}],
+        tools=[llmp.Tool("a"), llmp.Tool("b")],
+        tool_choice="b",
+    )
+    body = request_body(request, stream=False)
+    assert [t["function"]["name"] for t in body["tools"]] == ["b"]
+    assert body["tool_choice"] == "REQUIRED"
+
+
+def test_n_is_sent_as_separate_requests_by_the_core(fake_cohere: FakeCohereServer) -> None:
+    llm = llmp.LLM(MODEL, cache=False)
+    assert llm.generate(["hi"], n=2) == [["Echo: hi", "Echo: hi"]]
+    assert fake_cohere.request_count == 2
+    assert llm.usage.requests == 2
+
+
 def test_a_rejected_key_and_a_missing_key(
     fake_cohere: FakeCohereServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -77,14 +119,12 @@ def test_context_window_errors_are_recognised(fake_cohere: FakeCohereServer) -> 
 
 def test_what_cohere_cannot_do_fails_before_sending(fake_cohere: FakeCohereServer) -> None:
     llm = llmp.LLM(MODEL, cache=False)
-    with pytest.raises(UnsupportedParameterError, match="n=2"):
-        llm.generate(["hi"], n=2)
-    with pytest.raises(UnsupportedParameterError, match="image"):
-        request_body(
-            Request("cohere", "m", [{"role": "user", "content": [{"type": "image_url"}]}]), stream=False
-        )
-    with pytest.raises(UnsupportedParameterError, match="logprobs"):
-        llmp.LLM(MODEL, cache=False).chat("hi", logprobs=True)
+    with pytest.raises(UnsupportedFeatureError, match="read images"):
+        llm.complete([{"role": "user", "content": [llmp.image(b"\x89PNG\r\n\x1a\n0000")]}])
+    with pytest.raises(UnsupportedFeatureError, match="logprobs"):
+        llm.chat("hi", logprobs=True)
+    with pytest.raises(UnsupportedParameterError, match="logit_bias"):
+        llm.chat("hi", logit_bias={"1": 1})
     assert fake_cohere.request_count == 0
 
 
@@ -98,11 +138,12 @@ def test_stream_events_and_prices_offline() -> None:
             },
         }
     )
-    chunk = chunk_from_event(end)
-    assert chunk is not None
-    assert (chunk.finish_reason, chunk.usage) == ("length", Usage(5, 0, 2))
-    assert chunk_from_event('{"type": "content-start", "index": 0}') is None
-    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
-    assert cost("cohere", "command-a-03-2025", usage, "standard").total == pytest.approx(12.50)
-    assert cost("cohere", "command-a-03-2025", usage, "batch") is None
-    assert cost("cohere", "no-such-model", usage, "standard") is None
+    reader = StreamReader()
+    finish, usage = reader.feed(end)
+    assert (finish.finish_reason, usage.usage) == ("length", Usage(5, 0, 2))
+    assert reader.ended
+    assert reader.feed('{"type": "content-start", "index": 0}') == []
+    total = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    assert cost("cohere", "command-a-03-2025", total, "standard").total == pytest.approx(12.50)
+    assert cost("cohere", "command-a-03-2025", total, "batch") is None
+    assert cost("cohere", "no-such-model", total, "standard") is None

@@ -17,6 +17,8 @@ class TestCohereConformance(ProviderConformance):
     provider = "cohere"
     model = "cohere/command-a-03-2025"
     sdk_modules = ("httpx2",)  # route discovery must not import the transport
+    # Cohere has no batch price for chat, so the conformance's batch price check does not apply.
+    priced = True
 
     @pytest.fixture
     def server(self, fake_cohere: FakeCohereServer) -> Any:

@@ -7,6 +7,7 @@ model whose prices apply when the results are counted (default: the config's mod
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from contextlib import nullcontext
 from typing import Any, TextIO
@@ -15,6 +16,7 @@ from llmp._cli._context import Context
 from llmp._cli._errors import CLIError
 from llmp._cli._inputs import PromptSource
 from llmp._cli._summary import usage_text
+from llmp.types import BatchStatus, Response
 
 __all__ = ["cancel", "retrieve", "status", "submit"]
 
@@ -22,14 +24,12 @@ __all__ = ["cancel", "retrieve", "status", "submit"]
 NOT_FINISHED = 3
 
 
-def _status_line(batch_id: str, answer: dict[str, Any]) -> str:
-    counts = answer.get("counts") or {}
-    total = counts.get("total")
-    if total is None:
-        return f"{batch_id}: {answer.get('status')}"
+def _status_line(batch_id: str, answer: BatchStatus) -> str:
+    if not answer.total:
+        return f"{batch_id}: {answer.status}"
     return (
-        f"{batch_id}: {answer.get('status')} "
-        f"({counts.get('completed', 0)} of {total} completed, {counts.get('failed', 0)} failed)"
+        f"{batch_id}: {answer.status} "
+        f"({answer.completed} of {answer.total} completed, {answer.failed} failed)"
     )
 
 
@@ -54,7 +54,7 @@ def status(ctx: Context) -> int:
     llm = ctx.llm()
     answer = llm.batch_status(ctx.args.batch_id)
     if ctx.args.json:
-        ctx.stdout.write(json.dumps(answer, default=str) + "\n")
+        ctx.stdout.write(json.dumps({**dataclasses.asdict(answer), "done": answer.done}) + "\n")
     else:
         ctx.stdout.write(_status_line(ctx.args.batch_id, answer) + "\n")
     return 0
@@ -67,21 +67,21 @@ def cancel(ctx: Context) -> int:
     return 0
 
 
-def _record(index: int, result: Any) -> dict[str, Any]:
-    # The field names of `llmp run`'s output, so one reader handles both.
+def _record(index: int, result: Response | BaseException) -> dict[str, Any]:
+    # The fields of `llmp run`'s output (its checkpoint), so one reader handles both.
     if isinstance(result, BaseException):
         return {
             "index": index,
-            "outputs": None,
+            "response": None,
             "error": {"type": type(result).__name__, "message": str(result)},
         }
-    return {"index": index, "outputs": result, "error": None}
+    return {"index": index, "response": result.to_dict(), "error": None}
 
 
 def retrieve(ctx: Context) -> int:
     args = ctx.args
     llm = ctx.llm()
-    results = llm.batch_retrieve(args.batch_id, on_error="return")
+    results = llm.batch_retrieve(args.batch_id, rich=True, on_error="return")
     if results is None:
         ctx.info(f"batch {args.batch_id} has not finished yet; check with: llmp batch status {args.batch_id}")
         return NOT_FINISHED

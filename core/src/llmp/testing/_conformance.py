@@ -130,7 +130,11 @@ class ProviderConformance:
             )
             return
         assert price is not None, "set priced = False on the conformance class if the plugin has no prices"
-        for mode in ("standard", "batch"):
+        route = resolved.route
+        factory = dict(self.plugin.llmp_apis())[route.wire_api]
+        client = factory(ClientSettings(self.provider, route.wire_api, route.base_url, "k-conformance"))
+        modes = ("standard", "batch") if client.capabilities(resolved.api_model).batch else ("standard",)
+        for mode in modes:
             cost = price(provider=self.provider, model=resolved.api_model, usage=usage, mode=mode)
             assert cost is not None, f"no {mode} price for {resolved.api_model}"
             assert min(cost.input, cost.cached_input, cost.output) >= 0

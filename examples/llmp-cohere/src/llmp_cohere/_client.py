@@ -1,20 +1,22 @@
 """The Cohere client: one httpx2 HTTP/2 connection pool per (key, base URL, event loop).
 
-The core builds it through `llmp_create_client`, keeps it, and calls `call` / `stream` for
-every request. It does no retrying, caching, pacing or sleeping: the core wraps every call.
+The core builds it through the factory `llmp_apis` registers, keeps it, and calls `complete` /
+`stream` for every request. It does no retrying, caching, pacing or sleeping: the core wraps
+every call.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from llmp.errors import LLMPError, MalformedResponseError
 from llmp.headers import rate_limit_info
-from llmp.types import Chunk, ClientSettings, Request, Response
+from llmp.types import Capabilities, Chunk, ClientSettings, Request, Response
 
-from llmp_cohere._conversion import chunk_from_event, parse_chat, request_body
+from llmp_cohere import _models
+from llmp_cohere._conversion import PROVIDER, StreamReader, parse_chat, request_body
 from llmp_cohere._errors import from_status, from_transport
 
 __all__ = ["CohereClient"]
@@ -34,14 +36,6 @@ def _translated() -> Iterator[None]:
         if error is None:
             raise
         raise error from exc
-
-
-async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
-    # Server-sent events: "event:" and "data:" lines, a blank line ends an event. Only the data
-    # matters here (it repeats the event's type), and Cohere sends one data line per event.
-    async for line in lines:
-        if line.startswith("data:"):
-            yield line[5:].strip()
 
 
 class CohereClient:
@@ -65,10 +59,17 @@ class CohereClient:
     def __repr__(self) -> str:  # no key in here, ever
         return f"CohereClient(base_url={self._base_url!r})"
 
+    def capabilities(self, model: str) -> Capabilities:
+        return _models.capabilities(model)
+
+    def effective_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        request_body(Request(model, [{"role": "user", "content": ""}], params=dict(params)), stream=False)
+        return dict(params)  # Cohere fills in no default that changes the answer
+
     def _options(self, request: Request) -> dict[str, Any]:
         return {"timeout": request.timeout} if request.timeout is not None else {}
 
-    async def call(self, request: Request) -> Response:
+    async def complete(self, request: Request) -> Response:
         body = request_body(request, stream=False)
         with _translated():
             raw = await self._http.post(CHAT_PATH, json=body, **self._options(request))
@@ -86,21 +87,23 @@ class CohereClient:
             async with self._http.stream("POST", CHAT_PATH, json=body, **self._options(request)) as raw:
                 if raw.status_code >= 400:
                     raise from_status(raw.status_code, await raw.aread(), raw.headers)
-                rate_limit = rate_limit_info(raw.headers)
-                ended = False
-                async for data in _sse_data(raw.aiter_lines()):
-                    chunk = chunk_from_event(data)
-                    if chunk is None:
+                reader = StreamReader()
+                first = True
+                async for line in raw.aiter_lines():
+                    # Server-sent events: the data line repeats the event's type, one per event.
+                    if not line.startswith("data:"):
                         continue
-                    if rate_limit is not None:
-                        chunk.rate_limit, rate_limit = rate_limit, None  # once, on the first chunk
-                    ended = ended or chunk.usage is not None
-                    yield chunk
-                if not ended:
+                    for chunk in reader.feed(line[5:].strip()):
+                        if first:  # the response's headers, once, on the first chunk
+                            chunk.rate_limit, chunk.http_version = (
+                                rate_limit_info(raw.headers),
+                                raw.http_version,
+                            )
+                            first = False
+                        yield chunk
+                if not reader.ended:
                     # Without message-end the answer may be cut short: the core retries it.
-                    raise MalformedResponseError(
-                        "the stream ended before message-end", provider=self.provider
-                    )
+                    raise MalformedResponseError("the stream ended before message-end", provider=PROVIDER)
 
     async def aclose(self) -> None:
         await self._http.aclose()

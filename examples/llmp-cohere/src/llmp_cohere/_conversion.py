@@ -1,8 +1,9 @@
 """llmp's provider-neutral Request -> Cohere's v2 Chat body; Cohere's answers -> Response / Chunk.
 
-Parameters arrive in OpenAI's vocabulary (llmp's lingua franca) and are renamed here. One
-Cohere cannot honour raises `UnsupportedParameterError` before anything is sent: a silently
-dropped ``n=5`` or ``logprobs`` would look like a bug in the user's own code.
+Parameters arrive in OpenAI's vocabulary (llmp's lingua franca) and are renamed here. One Cohere
+cannot honour raises `UnsupportedParameterError` before anything is sent: a silently dropped
+``logit_bias`` would look like a bug in the user's own code. Tools, tool results, images, output
+schemas and thinking map one to one onto Cohere's v2 fields.
 """
 
 from __future__ import annotations
@@ -11,24 +12,28 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from llmp.errors import EmptyResponseError, MalformedResponseError, UnsupportedParameterError
-from llmp.types import Chunk, Request, Response, Usage
+from llmp.errors import MalformedResponseError, UnsupportedParameterError
+from llmp.types import Choice, Chunk, FinishReason, Request, Response, ToolCall, ToolCallDelta, Usage
 
-__all__ = ["FINISH_REASONS", "chunk_from_event", "parse_chat", "request_body", "usage_from"]
+__all__ = ["FINISH_REASONS", "PROVIDER", "StreamReader", "parse_chat", "request_body", "usage_from"]
 
+PROVIDER = "cohere"
 # llmp name -> Cohere name, for parameters that need no other change.
 _RENAMED = {
     "temperature": "temperature",
     "max_tokens": "max_tokens",
     "max_completion_tokens": "max_tokens",
     "top_p": "p",
+    "p": "p",
     "top_k": "k",
+    "k": "k",
     "seed": "seed",
     "frequency_penalty": "frequency_penalty",
     "presence_penalty": "presence_penalty",
+    "safety_mode": "safety_mode",
 }
-# Cohere's finish reasons in OpenAI's words, which is what llmp reports everywhere.
-FINISH_REASONS = {
+# Cohere's finish reasons in llmp's vocabulary.
+FINISH_REASONS: dict[str, FinishReason] = {
     "COMPLETE": "stop",
     "STOP_SEQUENCE": "stop",
     "MAX_TOKENS": "length",
@@ -36,36 +41,81 @@ FINISH_REASONS = {
     "ERROR": "error",
     "TIMEOUT": "error",
 }
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
-PROVIDER = "cohere"
+# A thinking effort as Cohere's token budget.
+_BUDGETS = {"minimal": 512, "low": 1024, "medium": 4096, "high": 16384}
+_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
 
 
-def _content(message: Mapping[str, Any]) -> str | list[dict[str, str]]:
+def _content(message: Mapping[str, Any], where: str) -> str | list[dict[str, Any]]:
     content = message.get("content")
     if isinstance(content, str):
         return content
-    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
-        return [{"type": "text", "text": str(p.get("text", ""))} for p in content]
-    raise UnsupportedParameterError("llmp-cohere sends text content only (no images or other parts)")
+    parts: list[dict[str, Any]] = []
+    for j, part in enumerate(content or ()):
+        if part.get("type") == "text":
+            parts.append({"type": "text", "text": str(part.get("text", ""))})
+        elif part.get("type") == "image_url":
+            spec = part.get("image_url")
+            url = spec.get("url") if isinstance(spec, dict) else spec
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        else:
+            raise UnsupportedParameterError(f"{where}.content[{j}]: llmp-cohere sends text and images only")
+    return parts
 
 
 def _messages(request: Request) -> list[dict[str, Any]]:
     out = []
-    for message in request.messages:
+    for i, message in enumerate(request.messages):
         role = _ROLES.get(str(message.get("role")))
         if role is None:
             raise UnsupportedParameterError(f"llmp-cohere cannot send a {message.get('role')!r} message")
-        out.append({"role": role, "content": _content(message)})
+        converted: dict[str, Any] = {"role": role}
+        if role == "tool":
+            converted["tool_call_id"] = message["tool_call_id"]
+        calls = message.get("tool_calls")
+        if calls:
+            # Cohere's tool calls are OpenAI's shape; llmp's opaque `extra` stays behind.
+            converted["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": dict(c["function"])} for c in calls
+            ]
+        if message.get("content") is not None:
+            converted["content"] = _content(message, f"messages[{i}]")
+        out.append(converted)
     return out
+
+
+def _tools(request: Request, body: dict[str, Any]) -> None:
+    tools = list(request.tools)
+    choice = request.tool_choice
+    if choice not in (None, "auto", "none", "required"):
+        # Cohere cannot force one named tool, but offering only that one and requiring a call is it.
+        tools = [t for t in tools if t.name == choice]
+        choice = "required"
+    body["tools"] = [
+        {
+            "type": "function",
+            "function": {"name": t.name, "description": t.description, "parameters": dict(t.parameters)},
+        }
+        for t in tools
+    ]
+    if choice in ("required", "none"):
+        body["tool_choice"] = choice.upper()
+    if any(t.strict for t in tools):
+        body["strict_tools"] = True
+
+
+def _thinking(request: Request) -> dict[str, Any] | None:
+    reasoning = request.reasoning
+    if reasoning is None:
+        return None
+    if not reasoning.enabled:
+        return {"type": "disabled"}
+    budget = reasoning.budget_tokens or _BUDGETS[reasoning.effort or "medium"]
+    return {"type": "enabled", "token_budget": budget}
 
 
 # --8<-- [start:body]
 def request_body(request: Request, *, stream: bool) -> dict[str, Any]:
-    if request.n != 1:
-        raise UnsupportedParameterError(
-            f"Cohere's chat API returns one answer per request; n={request.n} is not supported "
-            "(call generate() with the prompt repeated instead)"
-        )
     body: dict[str, Any] = {"model": request.model, "messages": _messages(request), "stream": stream}
     for name, value in request.params.items():
         if value is None:
@@ -74,23 +124,21 @@ def request_body(request: Request, *, stream: bool) -> dict[str, Any]:
             body[_RENAMED[name]] = value
         elif name == "stop":
             body["stop_sequences"] = [value] if isinstance(value, str) else list(value)
-        elif name == "response_format":
-            body["response_format"] = _response_format(value)
+        elif name == "extra_body":
+            body.update(value)  # the user's own fields, sent as given
         else:
             raise UnsupportedParameterError(f"llmp-cohere does not support the parameter {name!r}")
+    if request.tools:
+        _tools(request, body)
+    if request.output_schema is not None:
+        body["response_format"] = {"type": "json_object", "json_schema": dict(request.output_schema.schema)}
+    thinking = _thinking(request)
+    if thinking is not None:
+        body["thinking"] = thinking
     return body
 
 
 # --8<-- [end:body]
-
-
-def _response_format(value: Mapping[str, Any]) -> dict[str, Any]:
-    kind = value.get("type")
-    if kind == "json_object":
-        return {"type": "json_object"}
-    if kind == "json_schema":
-        return {"type": "json_object", "json_schema": value.get("json_schema", {}).get("schema", {})}
-    raise UnsupportedParameterError(f"llmp-cohere does not support response_format type {kind!r}")
 
 
 def usage_from(data: Any) -> Usage:
@@ -109,38 +157,78 @@ def _load(raw: bytes | str) -> Any:
         raise MalformedResponseError(f"not JSON: {str(raw)[:200]!r}", provider=PROVIDER) from exc
 
 
+def _tool_call(data: Mapping[str, Any]) -> ToolCall:
+    function = data.get("function") or {}
+    return ToolCall(
+        str(data.get("id") or ""), str(function.get("name") or ""), str(function.get("arguments") or "{}")
+    )
+
+
 def parse_chat(raw: bytes) -> Response:
     data = _load(raw)
     try:
-        parts = data["message"]["content"] or []
+        message = data["message"]
+        parts = message.get("content") or []
         text = "".join(p["text"] for p in parts if p.get("type") == "text")
-    except (KeyError, TypeError) as exc:
+        thinking = "".join(p["thinking"] for p in parts if p.get("type") == "thinking")
+        calls = [_tool_call(c) for c in message.get("tool_calls") or ()]
+    except (KeyError, TypeError, AttributeError) as exc:
         raise MalformedResponseError(
             f"unexpected chat response: {str(raw)[:200]!r}", provider=PROVIDER
         ) from exc
-    finish = FINISH_REASONS.get(str(data.get("finish_reason")))
-    usage = usage_from(data.get("usage"))
-    if not text:
-        raise EmptyResponseError(
-            f"Cohere answered without text (finish_reason {data.get('finish_reason')!r})",
-            provider=PROVIDER,
-            finish_reason=finish,
-            usage=usage,
-        )
-    return Response([text], usage, [finish])
+    choice = Choice(
+        text=text,
+        reasoning=thinking or None,
+        tool_calls=calls,
+        finish_reason=FINISH_REASONS.get(str(data.get("finish_reason"))),
+    )
+    # An empty answer is returned as it came: the core decides (and never caches it).
+    return Response([choice], usage_from(data.get("usage")), model=None, id=data.get("id"))
 
 
-def chunk_from_event(data: str) -> Chunk | None:
-    """The llmp chunk for one SSE ``data:`` payload, or None for events that carry no text."""
-    event = _load(data)
-    kind = event.get("type") if isinstance(event, dict) else None
-    if kind == "content-delta":
-        try:
-            return Chunk(text=str(event["delta"]["message"]["content"]["text"]))
-        except (KeyError, TypeError) as exc:
-            raise MalformedResponseError(f"bad content-delta: {data[:200]!r}", provider=PROVIDER) from exc
-    if kind == "message-end":
+class StreamReader:
+    """Cohere's stream events as llmp chunks; `ended` once ``message-end`` arrived."""
+
+    __slots__ = ("ended",)
+
+    def __init__(self) -> None:
+        self.ended = False
+
+    def feed(self, data: str) -> list[Chunk]:
+        event = _load(data)
+        if not isinstance(event, dict):
+            raise MalformedResponseError(
+                f"a stream event is not an object: {data[:200]!r}", provider=PROVIDER
+            )
+        kind = event.get("type")
         delta = event.get("delta") or {}
-        finish = FINISH_REASONS.get(str(delta.get("finish_reason")))
-        return Chunk(usage=usage_from(delta.get("usage")), finish_reason=finish)
-    return None  # message-start, content-start/end, citations, tool plans: nothing to pass on
+        message = delta.get("message") or {}
+        try:
+            if kind == "content-delta":
+                content = message["content"]
+                if "thinking" in content:
+                    return [Chunk(reasoning=str(content["thinking"]))]
+                return [Chunk(text=str(content.get("text", "")))]
+            if kind in ("tool-call-start", "tool-call-delta"):
+                call = message["tool_calls"]
+                function = call.get("function") or {}
+                position = int(event.get("index") or 0)
+                return [
+                    Chunk(
+                        tool_call=ToolCallDelta(
+                            position,
+                            call.get("id"),
+                            function.get("name"),
+                            str(function.get("arguments") or ""),
+                        )
+                    )
+                ]
+            if kind == "message-start":
+                return [Chunk(id=event.get("id"))]
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise MalformedResponseError(f"bad {kind} event: {data[:200]!r}", provider=PROVIDER) from exc
+        if kind == "message-end":
+            self.ended = True
+            finish = FINISH_REASONS.get(str(delta.get("finish_reason")))
+            return [Chunk(finish_reason=finish), Chunk(usage=usage_from(delta.get("usage")))]
+        return []  # content-start/end, tool plans, citations: nothing to pass on
