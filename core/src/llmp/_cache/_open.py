@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +44,17 @@ def _redis(url: str, ttl: float | None, fallback: bool, origin: str) -> Cache:
     return shared_cache(ttl=ttl)
 
 
+# "scheme:" of two or more letters: a URL, or a mistyped one ("redis:/host"), never a directory
+# (a Windows drive letter has one).
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
 def _directory(text: str) -> Path:
-    if "://" in text:
-        scheme = text.split("://", 1)[0]
+    if _SCHEME.match(text):
         raise CacheError(
-            f"cache={mask_url(text)!r}: {scheme}:// is not a supported cache URL; pass a directory path, "
-            "redis://host:6379/0 or rediss://... for Redis, True for the default cache, or False"
+            f"cache={mask_url(text)!r} is not a supported cache URL (only redis://host:6379/0 and "
+            "rediss://... are) nor a directory: pass one of those, a directory path, True for the "
+            "default cache, or False"
         )
     path = Path(text).expanduser()
     if path.exists() and not path.is_dir():
