@@ -119,6 +119,20 @@ def test_aget_many_mixes_hits_and_misses_across_chunks(cache: RedisCache) -> Non
     assert cache.get_many(keys) == stored
 
 
+def test_hundreds_of_lookups_in_flight_wait_for_a_connection(cache: RedisCache) -> None:
+    # A job's window of 500 prompts awaiting aget at once: redis-py's default pool raised
+    # "Too many connections" past its limit, which read as an outage (all misses).
+    for i in range(500):
+        cache.set(f"k{i}", {"i": i})
+
+    async def main() -> list[object]:
+        return await asyncio.gather(*(cache.aget(f"k{i}") for i in range(500)))
+
+    assert asyncio.run(main()) == [{"i": i} for i in range(500)]
+    assert not cache.health.down
+    assert cache.health.failures == 0
+
+
 def test_clear_and_stats_touch_only_llmp_keys(cache: RedisCache, redis_server: RedisServer) -> None:
     redis_server.command("SET", "someone-else", "keep me")
     for i in range(1500):

@@ -35,6 +35,8 @@ _MGET_CHUNK = 1000
 _SCAN_COUNT = 1000
 _CONNECT_TIMEOUT = 2.0
 _TIMEOUT = 5.0
+# Connections per event loop: a pipelined window needs one; 64 GETs in flight need more.
+_POOL_SIZE = 64
 
 
 def _check_url(url: str, location: str) -> None:
@@ -87,9 +89,16 @@ class RedisCache:
             self._sync = redis.Redis.from_url(url, **options)
         except ValueError as exc:
             raise CacheError(f"malformed Redis URL {self.location}: {exc}") from None
-        self._clients: LoopBound[Any] = LoopBound(
-            lambda: redis_asyncio.Redis.from_url(url, **async_options), lambda client: client.aclose()
-        )
+
+        def make_client() -> Any:
+            # A blocking pool: a job with hundreds of prompts in flight queues for one of
+            # _POOL_SIZE connections instead of failing with "Too many connections".
+            pool = redis_asyncio.BlockingConnectionPool.from_url(
+                url, max_connections=_POOL_SIZE, timeout=timeout, **async_options
+            )
+            return redis_asyncio.Redis.from_pool(pool)  # closing the client closes its pool
+
+        self._clients: LoopBound[Any] = LoopBound(make_client, lambda client: client.aclose())
         self._claims = LocalClaims()
         self._closed = False
         try:
