@@ -183,7 +183,7 @@ def test_set_does_not_wait_for_a_locked_database(cache: DiskCache, tmp_path: Pat
     """Another connection holds the write lock: set() must still return and be readable."""
     blocker = _raw(tmp_path / FILENAME)
     blocker.execute("BEGIN IMMEDIATE")
-    blocker.execute(f"INSERT INTO {TABLE} VALUES ('other', '{{}}')")
+    blocker.execute(f"INSERT INTO {TABLE} (key, value) VALUES ('other', '{{}}')")
 
     def write() -> None:
         for i in range(100):
@@ -272,10 +272,10 @@ def test_values_are_stored_as_json_text(cache: DiskCache, tmp_path: Path) -> Non
 def test_planted_pickle_is_never_unpickled_and_reads_as_a_miss(cache: DiskCache, tmp_path: Path) -> None:
     marker = tmp_path / "unpickled"
     conn = _raw(tmp_path / FILENAME)
-    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?)", ("evil", pickle.dumps(_Booby(marker))))
-    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?)", ("pickled-dict", pickle.dumps({"a": 1})))
-    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?)", ("not-json", "{truncated"))
-    conn.execute(f"INSERT INTO {TABLE} VALUES (?, ?)", ("json-list", "[1, 2]"))
+    conn.execute(f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)", ("evil", pickle.dumps(_Booby(marker))))
+    conn.execute(f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)", ("pickled-dict", pickle.dumps({"a": 1})))
+    conn.execute(f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)", ("not-json", "{truncated"))
+    conn.execute(f"INSERT INTO {TABLE} (key, value) VALUES (?, ?)", ("json-list", "[1, 2]"))
     conn.close()
     cache.set("good", {"ok": True})
     cache.flush()

@@ -131,14 +131,18 @@ def _cache_file(ctx: Context) -> Path:
     return base / FILENAME
 
 
-def _size(path: Path) -> int:
-    # SQLite in WAL mode keeps recent writes in -wal until a checkpoint: count all three files.
-    total = 0
-    for suffix in ("", "-wal", "-shm"):
-        part = path.with_name(path.name + suffix)
-        if part.is_file():
-            total += part.stat().st_size
-    return total
+def _cache_url(ctx: Context) -> str | None:
+    """--cache URL, else (without --dir) $LLMP_CACHE_URL: the Redis cache to look at."""
+    import os
+
+    from llmp._cache import CACHE_URL_ENV
+
+    url = getattr(ctx.args, "cache", None)
+    if url:
+        return str(url)
+    if getattr(ctx.args, "dir", None):
+        return None
+    return os.environ.get(CACHE_URL_ENV, "").strip() or None
 
 
 def _human(size: int) -> str:
@@ -150,44 +154,66 @@ def _human(size: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _entries(path: Path) -> int:
-    if not path.is_file():
-        return 0  # nothing cached yet; opening would create the file just to count nothing
-    from llmp._cache import shared_cache
+def _open(ctx: Context) -> tuple[Any, str]:
+    """(the cache, where it is); the cache is None for a SQLite file not created yet (opening it
+    would create the file just to count nothing)."""
+    from llmp._cache import open_cache, shared_cache
+    from llmp.errors import CacheError
 
-    return len(shared_cache(path.parent))
+    try:
+        url = _cache_url(ctx)
+        if url is not None:
+            cache = open_cache(url, fallback=False)
+            assert cache is not None
+            return cache, cache.stats().location
+        path = _cache_file(ctx)
+        return (shared_cache(path.parent) if path.is_file() else None), str(path)
+    except CacheError as exc:
+        raise CLIError(str(exc), 1) from None
+
+
+def _stats(ctx: Context) -> tuple[Any, dict[str, Any]]:
+    cache, location = _open(ctx)
+    if cache is None:
+        return None, {"backend": "sqlite", "path": location, "location": location, "entries": 0, "bytes": 0}
+    stats = cache.stats()
+    data = {"backend": stats.backend, "location": stats.location, "entries": stats.entries}
+    if stats.backend == "sqlite":
+        data["path"] = stats.location
+    data["bytes"] = stats.size_bytes
+    return cache, data
 
 
 def cache_stats(ctx: Context) -> int:
-    path = _cache_file(ctx)
-    entries, size = _entries(path), _size(path)
+    _, data = _stats(ctx)
     if getattr(ctx.args, "json", False):
-        ctx.stdout.write(json.dumps({"path": str(path), "entries": entries, "bytes": size}) + "\n")
+        ctx.stdout.write(json.dumps(data) + "\n")
         return 0
-    ctx.stdout.write(f"path:    {path}\nentries: {entries:,}\nsize:    {_human(size)}\n")
+    entries = "unknown (the file is damaged)" if data["entries"] is None else f"{data['entries']:,}"
+    size = "-" if data["bytes"] is None else _human(data["bytes"])
+    where = f"path:    {data['path']}" if "path" in data else f"redis:   {data['location']}"
+    ctx.stdout.write(f"{where}\nentries: {entries}\nsize:    {size}\n")
     return 0
 
 
 def cache_clear(ctx: Context) -> int:
-    path = _cache_file(ctx)
-    entries = _entries(path)
-    if entries == 0:
-        ctx.info(f"the cache at {path} is already empty")
+    cache, data = _stats(ctx)
+    entries, location = data["entries"], data["location"]
+    if cache is None or entries == 0:
+        ctx.info(f"the cache at {location} is already empty")
         return 0
+    count = "every" if entries is None else f"{entries:,}"
     if not ctx.args.yes:
         if not (ctx.stdin.isatty() and ctx.stdout.isatty()):
-            raise CLIError(f"refusing to delete {entries:,} cached responses without --yes", 2)
-        ctx.stdout.write(f"Delete {entries:,} cached responses from {path}? [y/N] ")
+            raise CLIError(f"refusing to delete {count} cached responses without --yes", 2)
+        ctx.stdout.write(f"Delete {count} cached responses from {location}? [y/N] ")
         ctx.stdout.flush()
         if ctx.stdin.readline().strip().lower() not in ("y", "yes"):
             ctx.info("nothing deleted")
             return 1
-    from llmp._cache import shared_cache
-
-    cache = shared_cache(path.parent)
     cache.clear()
     cache.flush()
-    ctx.info(f"deleted {entries:,} cached responses from {path}")
+    ctx.info(f"deleted {count} cached responses from {location}")
     return 0
 
 

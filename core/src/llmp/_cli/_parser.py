@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
             default=None if parser_ is cache else argparse.SUPPRESS,
             help="cache directory (default: $LLMP_CACHE_DIR or ~/.cache/llmp)",
         )
+        parser_.add_argument(
+            "--cache",
+            metavar="URL",
+            default=None if parser_ is cache else argparse.SUPPRESS,
+            help="a Redis cache, redis://host:6379/0 (default: $LLMP_CACHE_URL, if set and no --dir)",
+        )
 
     config = _add(sub, "config", "llmp._cli._inspect:config", "show the config file's path and settings")
     config.add_argument("--path", action="store_true", help="print only the path")
