@@ -58,7 +58,8 @@ def test_a_batch_with_an_output_schema_returns_parsed_results(make_llm: MakeLLM)
     llm.batch_status(batch_id)
     assert llm.batch_retrieve(batch_id, response_format=Label) == [[Label(label="x")], [Label(label="y")]]
     rich = llm.batch_retrieve(batch_id, rich=True)
-    assert rich is not None and rich[0].text == '{"label": "x"}'
+    assert rich is not None
+    assert rich[0].text == '{"label": "x"}'
 
 
 def test_failed_items_are_errors_in_place(make_llm: MakeLLM) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import llmp
 from llmp import errors
-from llmp.testing import FULL_CAPABILITIES, FunctionClient
+from llmp.testing import FULL_CAPABILITIES
 from llmp.types import Capabilities, Choice, Request, Response, ToolCall, Usage
 
 from .conftest import per_token
@@ -39,7 +39,8 @@ def test_an_empty_answer_is_an_error_with_usage_and_never_cached(make_llm: MakeL
     llm, client = make_llm(answer, temperature=0)
     with pytest.raises(errors.EmptyResponseError) as info:
         llm.chat("hi")
-    assert info.value.usage is not None and info.value.usage.input_tokens == 5
+    assert info.value.usage is not None
+    assert info.value.usage.input_tokens == 5
     assert client.request_count == 1, "a deterministic empty answer (temperature 0) is not retried"
     assert llm.usage.input_tokens == 5, "the billed tokens are counted"
     assert llm.chat("hi") == "real"  # not served from the cache
@@ -70,7 +71,8 @@ def test_fewer_samples_than_n_is_an_error_once_with_usage(make_llm: MakeLLM, cho
     llm, client = make_llm(lambda request: reply)
     with pytest.raises(errors.IncompleteResponseError) as info:
         llm.complete("hi", n=3)
-    assert info.value.usage is not None and info.value.usage.output_tokens == 3
+    assert info.value.usage is not None
+    assert info.value.usage.output_tokens == 3
     assert client.request_count == 1, "a short answer is not retried (it would be paid again)"
     (again,) = llm.generate(["hi"], n=3, on_error="return")  # nor cached
     assert isinstance(again, errors.IncompleteResponseError)
@@ -109,7 +111,8 @@ def test_a_hit_costs_nothing_and_says_it_is_cached(make_llm: MakeLLM) -> None:
     llm, client = make_llm("four words in here", client_kwargs={"price": per_token})
     first = llm.complete("hi")
     assert not first.cached
-    assert first.cost is not None and first.cost > 0
+    assert first.cost is not None
+    assert first.cost > 0
     second = llm.complete("hi")
     assert second.cached
     assert second.cost == 0.0
@@ -157,25 +160,24 @@ def test_an_image_counts_in_the_key_by_its_bytes(make_llm: MakeLLM) -> None:
 
 
 def test_identical_requests_in_flight_share_one_answer(make_llm: MakeLLM) -> None:
-    release = asyncio.Event()
+    arrived, release = asyncio.Event(), asyncio.Event()
 
     async def slow(request: Request) -> str:
+        arrived.set()
         await release.wait()
         return "shared"
 
-    llm, client = make_llm(slow, max_concurrent=32)
+    llm, client = make_llm(slow, max_concurrent=64)
 
-    async def main() -> list[list[str]]:
-        job = asyncio.ensure_future(llm.agenerate(["same"] * 64))
-        while client.request_count < 1:
-            await asyncio.sleep(0)
-        for _ in range(20):  # let every worker reach the in-flight request
-            await asyncio.sleep(0)
+    async def main() -> list[str]:
+        tasks = [asyncio.ensure_future(llm.achat("same")) for _ in range(64)]
+        await arrived.wait()
+        # Tasks run in the order they were made, each up to its first wait, before this one
+        # resumes: all 64 have asked by now, and 63 wait for the first one's answer.
         release.set()
-        return await job
+        return await asyncio.gather(*tasks)
 
-    results = asyncio.run(main())
-    assert results == [["shared"]] * 64
+    assert asyncio.run(main()) == ["shared"] * 64
     assert client.request_count == 1
     assert llm.usage.cache_hits == 63
 

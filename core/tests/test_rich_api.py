@@ -208,7 +208,8 @@ def test_malformed_or_invalid_arguments_go_back_to_the_model(make_llm: MakeLLM) 
 
     llm, _ = make_llm(sloppy)
     assert llm.complete("x", tools=[weather], max_turns=2).text == "ok then"
-    assert seen[0].startswith("Error:") and "not valid JSON" in seen[0]
+    assert seen[0].startswith("Error:")
+    assert "not valid JSON" in seen[0]
     assert seen[1].startswith("Error: invalid arguments for weather")
     assert "no tool named 'nope'" in seen[2]
 
@@ -228,7 +229,8 @@ def test_max_turns_returns_pending_calls_for_rich_and_raises_for_text(make_llm: 
 
     llm, client = make_llm(always_calls, cache=False)
     response = llm.complete("x", tools=[weather], max_turns=2)
-    assert response.tool_calls and response.finish_reason == "tool_calls"
+    assert response.tool_calls
+    assert response.finish_reason == "tool_calls"
     assert client.request_count == 2
     with pytest.raises(errors.GenerationError) as info:
         llm.generate(["x"], tools=[weather], max_turns=2)
@@ -256,7 +258,8 @@ def test_generate_with_a_schema_returns_validated_values(make_llm: MakeLLM, kind
     else:
         assert value == {"name": "Paris", "population": 2100000}
     schema = client.requests[0].output_schema
-    assert schema is not None and schema.name == kind.__name__
+    assert schema is not None
+    assert schema.name == kind.__name__
     assert schema.schema["properties"]["population"]["type"] == "integer"
 
 

@@ -84,7 +84,7 @@ def test_prompts_that_are_not_an_iterable_of_prompts_name_the_argument(
         ({"timeout": 0}, "timeout must be a positive number"),
         ({"max_retries": 2.5}, "max_retries must be a non-negative integer"),
         ({"max_concurrent": 0}, "max_concurrent must be a positive integer"),
-        ({"cache": 5}, "cache must be"),
+        ({"cache": 5}, r"cache=5 \(int\) is not a cache"),
         ({"cache": "redis://host:6379/0"}, "cache"),
         ({"base_url": "localhost:8000"}, "base_url must start with"),
         ({"n": 2}, "n is not a default of LLM"),

@@ -78,8 +78,8 @@ class BatchRunner:
         return client.batch
 
     def _manifest_path(self, batch_id: str) -> Path:
-        cache = self.engine.cache
-        root = cache.path.parent if cache is not None and hasattr(cache, "path") else default_cache_dir()
+        path = getattr(self.engine.cache, "path", None)  # a Redis cache has no directory
+        root = path.parent if isinstance(path, Path) else default_cache_dir()
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", batch_id)
         return root / "batches" / f"{safe}.json"
 
@@ -158,7 +158,7 @@ class BatchRunner:
                 if spec.parser is not None:
                     parse(response, spec.parser, engine.provider)
                 if keys is not None and engine.cache is not None and cacheable(response):
-                    engine.store(keys[index], response)
+                    await engine.store(keys[index], response)
                 out.append(spec.outputs(response, engine.provider))
             except LLMPError as error:
                 errors[index] = error

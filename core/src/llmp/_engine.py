@@ -22,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from llmp._answers import Parser, cacheable, parse
-from llmp._cache import DiskCache, cache_key
+from llmp._cache import Cache, cache_key
 from llmp._capabilities import check_params, check_request
 from llmp._keys import KeyPool
 from llmp._params import unknown_params
@@ -35,12 +35,14 @@ from llmp._usage import UsageStats
 from llmp.errors import OutputValidationError
 from llmp.types import Capabilities, ChatMessage, Client, ClientSettings, Request, Response, Usage
 
-__all__ = ["CACHE_VERSION", "Engine", "response_from_cache", "response_to_cache"]
+__all__ = ["CACHE_VERSION", "MISSING", "Engine", "response_from_cache", "response_to_cache"]
 
 _log = logging.getLogger("llmp.engine")
 
 #: Part of every cache key; bumped when what a key covers or a value holds changes.
 CACHE_VERSION = 2
+#: "Not looked up yet" (a prefetched value of None is a known miss).
+MISSING: Any = object()
 
 
 class Engine:
@@ -52,7 +54,7 @@ class Engine:
         base_url: str | None,
         keys: KeyPool | None,
         max_concurrent: int,
-        cache: DiskCache | None,
+        cache: Cache | None,
         retry: RetryPolicy,
         timeout: float | None,
         stats: UsageStats,
@@ -87,6 +89,9 @@ class Engine:
         self._caps: dict[str, Capabilities] = {}
         self._params_memo: tuple[Mapping[str, Any], dict[str, Any]] | None = None
         self._inflight: PerLoop[dict[str, asyncio.Future[Response]]] = PerLoop(dict)
+        # A cache other processes share (Redis): an uncached request in flight elsewhere is
+        # waited for instead of paid twice.
+        self._shared = cache is not None and cache.backend == "redis"
 
     # -- clients and what they can do --------------------------------------------------------
 
@@ -156,10 +161,17 @@ class Engine:
             payload["reasoning"] = [reasoning.effort, reasoning.budget_tokens, reasoning.enabled]
         return cache_key(payload)
 
-    def cached(self, key: str | None, parser: Parser | None) -> Response | None:
+    async def cached(
+        self, key: str | None, parser: Parser | None, prefetched: Any = MISSING
+    ) -> Response | None:
+        """The cached answer for `key` (valid for `parser`), or None. `prefetched` is the value a
+        job already read for it in a pipelined lookup (None: a known miss)."""
         if key is None or self.cache is None:
             return None
-        value = self.cache.get(key)
+        value = await self.cache.aget(key) if prefetched is MISSING else prefetched
+        return self._hit(key, value, parser)
+
+    def _hit(self, key: str, value: Mapping[str, Any] | None, parser: Parser | None) -> Response | None:
         if value is None:
             return None
         response = response_from_cache(value)
@@ -174,9 +186,9 @@ class Engine:
         self.stats.cache_hits += 1
         return response
 
-    def store(self, key: str | None, response: Response) -> None:
+    async def store(self, key: str | None, response: Response) -> None:
         if key is not None and self.cache is not None and cacheable(response):
-            self.cache.set(key, response_to_cache(response))
+            await self.cache.aset(key, response_to_cache(response))
 
     # -- accounting --------------------------------------------------------------------------
 
@@ -195,15 +207,20 @@ class Engine:
         return Request(self.model, messages, n, self.effective_params(params), timeout=self.timeout, **rich)
 
     async def complete(
-        self, request: Request, key: str | None = None, parser: Parser | None = None
+        self,
+        request: Request,
+        key: str | None = None,
+        parser: Parser | None = None,
+        prefetched: Any = MISSING,
     ) -> Response:
         """A finished response for `request`: from the cache, from an identical request already
-        in flight, or from the provider."""
+        in flight (in this process, or in another sharing a Redis cache), or from the provider.
+        `prefetched` is what a job's pipelined lookup already read for `key`."""
         check_request(self, request)
         if self.cache is None:
             return await self._fetch(request, parser, None)
         key = key or self.cache_key(request)
-        hit = self.cached(key, parser)
+        hit = await self.cached(key, parser, prefetched)
         if hit is not None:
             return hit
         inflight = self._inflight.get()
@@ -216,7 +233,9 @@ class Engine:
         future: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         inflight[key] = future
         try:
-            response = await self._fetch(request, parser, key)
+            response = await (
+                self._claimed(request, parser, key) if self._shared else self._fetch(request, parser, key)
+            )
         except BaseException as error:
             if isinstance(error, Exception):
                 future.set_exception(error)
@@ -229,6 +248,16 @@ class Engine:
                 del inflight[key]
         future.set_result(response)
         return response
+
+    async def _claimed(self, request: Request, parser: Parser | None, key: str) -> Response:
+        assert self.cache is not None
+        async with self.cache.claim(key) as claim:
+            if not claim.owner:
+                # Another process is asking the same thing: its answer, when it comes, is ours.
+                hit = self._hit(key, await claim.wait(request.timeout), parser)
+                if hit is not None:
+                    return hit
+            return await self._fetch(request, parser, key)
 
     async def _fetch(self, request: Request, parser: Parser | None, key: str | None) -> Response:
         retries = self.output_retries
@@ -250,7 +279,7 @@ class Engine:
                 retries -= 1
                 self.stats.retries += 1
                 _log.info("%s: %s; asking again (%d more)", self.provider, error, retries)
-        self.store(key, response)
+        await self.store(key, response)
         return response
 
     async def _fan_out(self, request: Request) -> Response:

@@ -16,12 +16,14 @@ checkpoint afterwards; what finished is in the cache and the checkpoint.
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 from collections.abc import AsyncIterator, Iterable, Iterator, Sized
 from typing import Any, Literal
 
 from llmp._call import CallSpec
 from llmp._checkpoint import Checkpoint
-from llmp._engine import Engine
+from llmp._engine import MISSING, Engine
 from llmp._messages import to_messages
 from llmp._progress import Progress
 from llmp._toolloop import run_tool_loop
@@ -36,7 +38,7 @@ from llmp.errors import (
     PluginError,
     TLSError,
 )
-from llmp.types import ChatMessage, Response
+from llmp.types import Response
 
 __all__ = ["OnError", "check_prompts", "generate_all", "run_job"]
 
@@ -90,16 +92,64 @@ class _BadRequests:
         return stop
 
 
+class _Item:
+    """One prompt, ready to send: its request, cache key and what the cache had for it."""
+
+    __slots__ = ("error", "index", "key", "messages", "prefetched", "request")
+
+    def __init__(self, index: int, messages: Any = None, request: Any = None, key: str | None = None,
+                 error: LLMPError | None = None) -> None:  # fmt: skip
+        self.index, self.messages, self.request, self.key, self.error = index, messages, request, key, error
+        self.prefetched: Any = MISSING
+
+
+class _Feed:
+    """The workers' prompts, read ahead one window at a time: each window's requests are built
+    and their cache keys looked up in one round trip (`Cache.aget_many`), which is what makes a
+    Redis cache as cheap per prompt as a local file. At most one window is held in memory."""
+
+    def __init__(
+        self, prompts: Iterable[Any], engine: Engine, spec: CallSpec, keyed: bool, window: int
+    ) -> None:
+        self._items: Iterator[tuple[int, Any]] = enumerate(prompts)
+        self._engine, self._spec, self._keyed, self._window = engine, spec, keyed, window
+        self._pending: collections.deque[_Item] = collections.deque()
+        self._lock = asyncio.Lock()
+        self._exhausted = False
+
+    async def next(self) -> _Item | None:
+        if not self._pending and not self._exhausted:
+            async with self._lock:
+                if not self._pending and not self._exhausted:
+                    await self._fill()
+        return self._pending.popleft() if self._pending else None
+
+    async def _fill(self) -> None:
+        engine, spec = self._engine, self._spec
+        batch: list[_Item] = []
+        for index, prompt in itertools.islice(self._items, self._window):
+            try:
+                messages = to_messages(prompt, spec.system_prompt, f"prompts[{index}]")
+            except ConfigurationError as error:  # a bad item from a generator: that item's error
+                batch.append(_Item(index, error=error))
+                continue
+            request = spec.request(engine, messages)
+            batch.append(_Item(index, messages, request, engine.cache_key(request) if self._keyed else None))
+        if len(batch) < self._window:
+            self._exhausted = True
+        keys = [item.key for item in batch if item.key is not None]
+        if engine.cache is not None and keys and spec.max_turns is None:
+            hits = await engine.cache.aget_many(keys)
+            for item in batch:
+                if item.key is not None:
+                    item.prefetched = hits.get(item.key)
+        self._pending.extend(batch)
+
+
 async def _answer(
-    engine: Engine,
-    spec: CallSpec,
-    index: int,
-    messages: list[ChatMessage],
-    checkpoint: Checkpoint | None,
-    keyed: bool,
+    engine: Engine, spec: CallSpec, item: _Item, checkpoint: Checkpoint | None
 ) -> tuple[Any, Response | None]:
-    request = spec.request(engine, messages)
-    key = engine.cache_key(request) if keyed else None
+    index, key = item.index, item.key
     if checkpoint is not None and key is not None:
         saved = checkpoint.restored(index, key)
         if saved is not None:
@@ -112,9 +162,9 @@ async def _answer(
             except ValueError:
                 pass  # no longer valid for this call: ask again
     if spec.max_turns is not None:
-        response = await run_tool_loop(engine, messages, spec, key)
+        response = await run_tool_loop(engine, item.messages, spec, key)
     else:
-        response = await engine.complete(request, key, spec.parser)
+        response = await engine.complete(item.request, key, spec.parser, item.prefetched)
     try:
         output = spec.outputs(response, engine.provider)
     except LLMPError as error:
@@ -136,25 +186,22 @@ async def run_job(
     progress: bool | None = False,
 ) -> AsyncIterator[tuple[int, Any]]:
     """Yield ``(index, outputs or the item's LLMPError)`` for every prompt, as items finish."""
-    items: Iterator[tuple[int, Any]] = enumerate(prompts)
     total = len(prompts) if isinstance(prompts, Sized) else None
     queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue(maxsize=concurrency)
     fatal: list[BaseException] = []
     keyed = checkpoint is not None or engine.cache is not None
     bad_requests = _BadRequests()
     job = UsageStats()
+    feed = _Feed(prompts, engine, spec, keyed, window=min(max(concurrency, 1), 256))
 
     async def worker() -> None:
-        for index, prompt in items:
-            if fatal:
-                return
-            try:
-                messages = to_messages(prompt, spec.system_prompt, f"prompts[{index}]")
-            except ConfigurationError as error:  # a bad item from a generator: that item's error
-                await queue.put((index, error))
+        while not fatal and (item := await feed.next()) is not None:
+            index = item.index
+            if item.error is not None:
+                await queue.put((index, item.error))
                 continue
             try:
-                output, response = await _answer(engine, spec, index, messages, checkpoint, keyed)
+                output, response = await _answer(engine, spec, item, checkpoint)
             except _FATAL as error:
                 fatal.append(error)
                 return

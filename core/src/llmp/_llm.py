@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
-from llmp._cache import DiskCache, open_cache
+from llmp._cache import Cache, open_cache
 from llmp._call import CallSpec, build_spec
 from llmp._engine import Engine
 from llmp._global_slots import global_slots_from_env
@@ -58,6 +58,7 @@ class LLM(JobMethods, BatchMethods):
             adaptive window per key shrinks below it on 429s).
         cache: True (the shared cache: ``LLMP_CACHE_URL`` or the SQLite file under
             ``LLMP_CACHE_DIR``), False, a directory, a ``redis://`` URL, or a cache object.
+        cache_ttl: Seconds a new cache entry lives (None: forever).
         max_retries: Retries of a failed request (429s that say when to come back do not use
             them up).
         timeout: Seconds a whole request may take, streaming included; None for no limit.
@@ -78,7 +79,8 @@ class LLM(JobMethods, BatchMethods):
         model: str,
         *,
         max_concurrent: int = 32,
-        cache: bool | str | os.PathLike[str] | DiskCache | None = True,
+        cache: bool | str | os.PathLike[str] | Cache | None = True,
+        cache_ttl: float | None = None,
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retry_wait: float = 60.0,
@@ -124,7 +126,7 @@ class LLM(JobMethods, BatchMethods):
             base_url=base_url,
             keys=key_pool(route.provider, route.key_env, api_key),
             max_concurrent=max_concurrent,
-            cache=open_cache(cache),
+            cache=open_cache(cache, ttl=cache_ttl),
             retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
             timeout=timeout,
             stats=self.usage,

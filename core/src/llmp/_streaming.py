@@ -50,7 +50,7 @@ async def stream(
     """Yield sample 0's text deltas (`text_only`) or every `Chunk`; fill ``out.response`` at the end."""
     check_request(engine, request, stream=True)
     key = engine.cache_key(request) if engine.cache is not None else None
-    hit = engine.cached(key, parser)
+    hit = await engine.cached(key, parser)
     if hit is not None:
         if out is not None:
             out.response = hit
@@ -144,7 +144,7 @@ async def stream(
     engine.record(response)
     if parser is not None:
         parse(response, parser, provider)  # after deltas were handed out, a mismatch is raised
-    engine.store(key, response)
+    await engine.store(key, response)
     if out is not None:
         out.response = response
     if not text_only:
