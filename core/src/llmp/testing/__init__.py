@@ -117,3 +117,9 @@ if TYPE_CHECKING:
     from llmp.testing._redis import RedisServer
 __all__ += ["RedisServer"]
 _HOMES.update({"RedisServer": "_redis"})
+
+# The one test CA every fake server's certificate comes from (SSL_CERT_FILE for all of them).
+if TYPE_CHECKING:
+    from llmp.testing._tls import shared_ca_path
+__all__ += ["shared_ca_path"]
+_HOMES.update({"shared_ca_path": "_tls"})
