@@ -9,11 +9,17 @@ against the real API instead (a fraction of a cent on gpt-4.1-mini).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import tempfile
 import time
 from contextlib import ExitStack
 from typing import Any
+
+from llmp._cli._errors import CLIError
+
+#: What the local fake server runs on: the ``testing`` extra of llmp-core (core/pyproject.toml).
+FAKE_SERVER_MODULES = ("hypercorn", "trustme", "h2")
 
 COLORS = ["red", "green", "blue", "amber", "violet", "teal", "coral", "ivory"]
 
@@ -39,17 +45,33 @@ def _run(llm: Any, prompts: list[str], label: str) -> list[list[str]]:
     return results
 
 
+def _check_fake_server_installed() -> None:
+    # The server runs in a child process: without this check a missing module fails there and
+    # here, as two tracebacks, instead of as one line saying what to install.
+    missing = [name for name in FAKE_SERVER_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise CLIError(
+            f"the demo's local fake server needs llmp-core's testing extra (missing: {', '.join(missing)}): "
+            'pip install "llmp-core[testing]", or set OPENAI_API_KEY to run the demo against the real API'
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m llmp demo", description=__doc__)
     parser.add_argument("-n", "--prompts", type=int, default=300, help="prompts to run (fake server)")
     parser.add_argument("-m", "--model", default="gpt-4.1-mini")
     parser.add_argument("--real", action="store_true", help="use the real API even for many prompts")
     args = parser.parse_args(argv)
+    if args.prompts < 1:
+        parser.error(f"-n/--prompts must be at least 1, got {args.prompts}")  # exits with 2
+
+    live = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_KEYS"))
+    if not live:
+        _check_fake_server_installed()
 
     import llmp
 
     with ExitStack() as stack:
-        live = bool(os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_KEYS"))
         count = args.prompts if (not live or args.real) else min(args.prompts, 8)
         cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="llmp-demo-"))
         if live:
@@ -58,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             from llmp.testing import FakeOpenAIServer
 
             server = stack.enter_context(FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.002))
-            # The fake server's throwaway CA, trusted the standard way; nothing leaves this machine.
+            # The test CA (it vouches for loopback names only), trusted the standard way; nothing
+            # leaves this machine.
             os.environ["SSL_CERT_FILE"] = str(server.ca_path)
             os.environ["OPENAI_BASE_URL"] = server.base_url
             os.environ["OPENAI_API_KEY"] = "sk-demo-not-a-real-key"

@@ -16,9 +16,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib import import_module
-from typing import Any
+from typing import Any, TextIO
 
-from llmp._cli._errors import CLIError, report
+from llmp._cli._errors import UsageError, report
 
 __all__ = ["main"]
 
@@ -44,13 +44,16 @@ def main(argv: Sequence[str] | None = None, *, llm_factory: Callable[..., Any] |
     from llmp._cli._context import Context
 
     ctx = Context(parsed) if llm_factory is None else Context(parsed, llm_factory)
+    module, _, func = handler_name.partition(":")
+    return _guarded(lambda: int(getattr(import_module(module), func)(ctx)), ctx.verbose, ctx.stderr)
+
+
+def _guarded(command: Callable[[], int], verbose: bool, stderr: TextIO) -> int:
+    """Run `command` the way every command runs: a failure is one line and an exit code."""
     try:
-        module, _, func = handler_name.partition(":")
-        handler = getattr(import_module(module), func)
-        code: int = handler(ctx)
-        return code
+        return command()
     except KeyboardInterrupt:
-        ctx.stderr.write("\nllmp: interrupted\n")
+        stderr.write("\nllmp: interrupted\n")
         return 130
     except BrokenPipeError:
         # The reader went away (`llmp ... | head`): not an error. Point stdout at /dev/null so
@@ -59,21 +62,24 @@ def main(argv: Sequence[str] | None = None, *, llm_factory: Callable[..., Any] |
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # every failure becomes one line; --verbose shows the rest
-        return report(exc, verbose=ctx.verbose, stderr=ctx.stderr)
+        return report(exc, verbose=verbose, stderr=stderr)
 
 
 def demo(argv: Sequence[str]) -> int:
+    """`llmp demo ...` (handed straight to the demo's own parser): errors as for any command."""
     from llmp._demo import main as demo_main
 
-    return demo_main(list(argv))
+    return _guarded(lambda: demo_main(list(argv)), False, sys.stderr)
 
 
 def demo_command(ctx: Any) -> int:
     """`llmp -v demo ...`: the demo reached through the parser (global options first)."""
-    return demo(ctx.args.demo_args)
+    from llmp._demo import main as demo_main
+
+    return demo_main(list(ctx.args.demo_args))
 
 
 def missing_action(ctx: Any) -> int:
-    raise CLIError(
-        f"'llmp {ctx.args.command_name}' needs an action; see 'llmp {ctx.args.command_name} --help'", code=2
+    raise UsageError(
+        f"'llmp {ctx.args.command_name}' needs an action; see 'llmp {ctx.args.command_name} --help'"
     )

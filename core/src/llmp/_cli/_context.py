@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from llmp._cli._config import Config, apply_routes, load_config
-from llmp._cli._errors import CLIError
+from llmp._cli._errors import UsageError
 
 __all__ = ["DEFAULT_MODEL", "MODEL_ENV", "Context", "LLMFactory", "parse_params"]
 
@@ -92,7 +92,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         key = key.strip()
         if not sep or not key.isidentifier():
-            raise CLIError(f"-p/--param takes KEY=VALUE (e.g. -p temperature=0), got {pair!r}")
+            raise UsageError(f"-p/--param takes KEY=VALUE (e.g. -p temperature=0), got {pair!r}")
         try:
             params[key] = json.loads(raw)
         except ValueError:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import os
 from typing import TextIO
 
-__all__ = ["CLIError", "describe", "redact", "report"]
+__all__ = ["USAGE_ERROR", "CLIError", "UsageError", "describe", "redact", "report"]
 
 # Environment variables whose values are credentials, by the suffixes llmp and the SDKs use.
 _SECRET_SUFFIXES = ("_API_KEY", "_KEYS", "_KEY", "_TOKEN", "_SECRET")
 # Shorter values are not replaced: a 3-character "key" would mangle ordinary words.
 _MIN_SECRET_LENGTH = 8
+
+
+#: The exit code of a usage error (docs/cli.md), the same as argparse's own.
+USAGE_ERROR = 2
 
 
 class CLIError(Exception):
@@ -24,6 +28,13 @@ class CLIError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+class UsageError(CLIError):
+    """The command line itself is wrong (a malformed option value, a missing argument): exit 2."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, USAGE_ERROR)
 
 
 def _secrets() -> list[str]:

@@ -136,3 +136,9 @@ if TYPE_CHECKING:
     from llmp.testing._script import Plan, example_for_schema, plan_answer
 __all__ += ["EmptyAnswer", "Plan", "example_for_schema", "plan_answer"]
 _HOMES.update({"Plan": "_script", "example_for_schema": "_script", "plan_answer": "_script"})
+
+# The one test CA every fake server's certificate comes from (SSL_CERT_FILE for all of them).
+if TYPE_CHECKING:
+    from llmp.testing._tls import shared_ca_path
+__all__ += ["shared_ca_path"]
+_HOMES.update({"shared_ca_path": "_tls"})

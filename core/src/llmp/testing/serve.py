@@ -13,6 +13,11 @@ ties the child's life to its parent). Point a client at it with ``SSL_CERT_FILE=
   ``HttpOptions(base_url=<base_url>)`` / ``GOOGLE_GEMINI_BASE_URL`` for google-genai itself;
 - anthropic: ``ANTHROPIC_BASE_URL=<base_url> ANTHROPIC_API_KEY=<api_key>``.
 
+Every server's certificate comes from one shared test CA, kept in ``--ca-dir`` (default:
+``$LLMP_TEST_CA_DIR``, else a private per-user directory under the system temp dir), and
+``ca_path`` is that CA's file: servers of different providers started with the same CA
+directory, and the fakes of a test process using it, are all trusted by one ``SSL_CERT_FILE``.
+
 Every provider answers ``GET /_fake/stats`` (``request_count``, ``in_flight``, ``max_in_flight``)
 and ``POST /_fake/reset``, which is what :class:`~llmp.testing.SpawnedServer` calls.
 """
@@ -29,6 +34,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -67,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tpm", type=int, default=None, help="enforce a tokens-per-minute budget")
     parser.add_argument("--record", action="store_true", help="keep every request in memory")
     parser.add_argument("--h2-max-concurrent-streams", type=int, default=None)
+    parser.add_argument(
+        "--ca-dir",
+        default=None,
+        help="directory of the shared test CA, made there on first use (default: $LLMP_TEST_CA_DIR, "
+        "else a per-user directory under the system temp dir)",
+    )
     parser.add_argument("--exit-on-stdin-eof", action="store_true", help="stop when stdin closes")
     return parser
 
@@ -202,7 +214,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check(parser, args)
 
     from llmp.testing._server import ServerOptions
+    from llmp.testing._tls import CA_DIR_ENV
 
+    if args.ca_dir is not None:
+        # Every server this process starts reads the CA directory from here (see _tls).
+        os.environ[CA_DIR_ENV] = str(Path(args.ca_dir).expanduser().resolve())
     options = ServerOptions(host=args.host, port=args.port)
     if args.h2_max_concurrent_streams is not None:
         options = dataclasses.replace(options, h2_max_concurrent_streams=args.h2_max_concurrent_streams)
@@ -241,6 +257,7 @@ def spawn(
     api_keys: Iterable[str] | None = None,
     record: bool = False,
     h2_max_concurrent_streams: int | None = None,
+    ca_dir: str | os.PathLike[str] | None = None,
     extra_args: Sequence[str] = (),
     startup_timeout: float = 60.0,
 ) -> SpawnedServer:
@@ -248,8 +265,11 @@ def spawn(
 
     The handle is the one ``FakeOpenAIServer.spawn`` returns: ``base_url``, ``ca_path``,
     ``api_key``, ``pid``, ``stats()``, ``reset()``, ``stop()``, a context manager. ``extra_args``
-    passes provider-specific flags through (``["--rpm", "60"]``). Records are off by default:
-    nobody can read them there, and a long benchmark would only grow the child's memory.
+    passes provider-specific flags through (``["--rpm", "60"]``). ``ca_dir`` is the shared test
+    CA's directory (default: the child inherits ``$LLMP_TEST_CA_DIR`` or the per-user default, so
+    its certificate verifies against the same ``ca_path`` as this process's fakes). Records are
+    off by default: nobody can read them there, and a long benchmark would only grow the child's
+    memory.
     """
     from llmp.testing._server import spawn_server
 
@@ -266,6 +286,8 @@ def spawn(
         args.append("--record")
     if h2_max_concurrent_streams is not None:
         args += ["--h2-max-concurrent-streams", str(h2_max_concurrent_streams)]
+    if ca_dir is not None:
+        args += ["--ca-dir", os.fspath(ca_dir)]
     return spawn_server([*args, *extra_args], startup_timeout=startup_timeout)
 
 
