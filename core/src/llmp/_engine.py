@@ -17,9 +17,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmp._answers import Parser, cacheable, parse
 from llmp._cache import Cache, cache_key
@@ -33,7 +33,20 @@ from llmp._routing import ResolvedRoute
 from llmp._sender import Sender
 from llmp._usage import UsageStats
 from llmp.errors import OutputValidationError
-from llmp.types import Capabilities, ChatMessage, Client, ClientSettings, Request, Response, Usage
+from llmp.types import (
+    Capabilities,
+    ChatMessage,
+    Client,
+    ClientSettings,
+    Cost,
+    PriceMode,
+    Request,
+    Response,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from llmp._call import CallSpec
 
 __all__ = ["CACHE_VERSION", "MISSING", "Engine", "response_from_cache", "response_to_cache"]
 
@@ -193,12 +206,51 @@ class Engine:
     # -- accounting --------------------------------------------------------------------------
 
     def record(self, response: Response) -> None:
-        cost = self.registry.price(self.provider, self.model, response.usage, "standard")
+        cost = self.price(response.usage)
         response.cost = cost.total if cost is not None else None
         self.stats.record(response.usage, cost)
 
     def record_usage(self, usage: Usage) -> None:
-        self.stats.record(usage, self.registry.price(self.provider, self.model, usage, "standard"))
+        self.stats.record(usage, self.price(usage))
+
+    # -- the target interface (what jobs, the tool loop and LLM call; a Router offers it too) --
+
+    @property
+    def concurrency(self) -> int:
+        """How many prompts a job keeps in flight."""
+        return self.max_concurrent
+
+    def prepare(self, messages: list[ChatMessage], spec: CallSpec) -> Request:
+        """The request for one conversation (bad parameters raise here, before anything is sent)."""
+        return spec.request(self, messages)
+
+    def item_key(self, prepared: Request) -> str:
+        """What identifies this item of a job (in a checkpoint): its cache key."""
+        return self.cache_key(prepared)
+
+    def lookup_keys(self, prepared: Request) -> list[str]:
+        """The cache keys a job prefetches for this item."""
+        return [self.cache_key(prepared)]
+
+    async def answer(
+        self, prepared: Request, parser: Parser | None = None, prefetched: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> Response:  # fmt: skip
+        """`complete`, with what a job's pipelined lookup read (a mapping of key to value)."""
+        if prefetched is None or self.cache is None:
+            return await self.complete(prepared, key, parser)
+        key = key or self.cache_key(prepared)
+        return await self.complete(prepared, key, parser, prefetched.get(key))
+
+    def stream_prepared(
+        self, prepared: Request, *, text_only: bool, parser: Parser | None = None, out: Any = None
+    ) -> AsyncIterator[Any]:
+        from llmp._streaming import stream
+
+        return stream(self, prepared, text_only=text_only, parser=parser, out=out)
+
+    def price(self, usage: Usage, mode: PriceMode = "standard") -> Cost | None:
+        return self.registry.price(self.provider, self.model, usage, mode)
 
     # -- the call ----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Many prompts through one engine: a bounded window of requests, nothing finished ever lost.
+"""Many prompts as one job: a bounded window of requests, nothing finished ever lost.
 
 Workers pull prompts from one shared iterator, so at most `concurrency` prompts are in flight and
 in memory at once however long (or endless) the input is; finished items pass through a queue of
@@ -23,9 +23,9 @@ from typing import Any, Literal
 
 from llmp._call import CallSpec
 from llmp._checkpoint import Checkpoint
-from llmp._engine import MISSING, Engine
 from llmp._messages import to_messages
 from llmp._progress import Progress
+from llmp._target import Target
 from llmp._toolloop import run_tool_loop
 from llmp._usage import UsageStats
 from llmp.errors import (
@@ -95,12 +95,12 @@ class _BadRequests:
 class _Item:
     """One prompt, ready to send: its request, cache key and what the cache had for it."""
 
-    __slots__ = ("error", "index", "key", "messages", "prefetched", "request")
+    __slots__ = ("error", "index", "key", "messages", "prefetched", "prepared")
 
-    def __init__(self, index: int, messages: Any = None, request: Any = None, key: str | None = None,
+    def __init__(self, index: int, messages: Any = None, prepared: Any = None, key: str | None = None,
                  error: LLMPError | None = None) -> None:  # fmt: skip
-        self.index, self.messages, self.request, self.key, self.error = index, messages, request, key, error
-        self.prefetched: Any = MISSING
+        self.index, self.messages, self.prepared, self.key, self.error = index, messages, prepared, key, error
+        self.prefetched: dict[str, Any] | None = None
 
 
 class _Feed:
@@ -109,10 +109,10 @@ class _Feed:
     Redis cache as cheap per prompt as a local file. At most one window is held in memory."""
 
     def __init__(
-        self, prompts: Iterable[Any], engine: Engine, spec: CallSpec, keyed: bool, window: int
+        self, prompts: Iterable[Any], target: Target, spec: CallSpec, keyed: bool, window: int
     ) -> None:
         self._items: Iterator[tuple[int, Any]] = enumerate(prompts)
-        self._engine, self._spec, self._keyed, self._window = engine, spec, keyed, window
+        self._target, self._spec, self._keyed, self._window = target, spec, keyed, window
         self._pending: collections.deque[_Item] = collections.deque()
         self._lock = asyncio.Lock()
         self._exhausted = False
@@ -125,7 +125,7 @@ class _Feed:
         return self._pending.popleft() if self._pending else None
 
     async def _fill(self) -> None:
-        engine, spec = self._engine, self._spec
+        target, spec = self._target, self._spec
         batch: list[_Item] = []
         for index, prompt in itertools.islice(self._items, self._window):
             try:
@@ -133,21 +133,25 @@ class _Feed:
             except ConfigurationError as error:  # a bad item from a generator: that item's error
                 batch.append(_Item(index, error=error))
                 continue
-            request = spec.request(engine, messages)
-            batch.append(_Item(index, messages, request, engine.cache_key(request) if self._keyed else None))
+            prepared = target.prepare(messages, spec)
+            batch.append(_Item(index, messages, prepared, target.item_key(prepared) if self._keyed else None))
         if len(batch) < self._window:
             self._exhausted = True
-        keys = [item.key for item in batch if item.key is not None]
-        if engine.cache is not None and keys and spec.max_turns is None:
-            hits = await engine.cache.aget_many(keys)
+        if target.cache is not None and spec.max_turns is None:
+            keys = [
+                key
+                for item in batch
+                if item.prepared is not None
+                for key in target.lookup_keys(item.prepared)
+            ]
+            hits = await target.cache.aget_many(keys) if keys else {}
             for item in batch:
-                if item.key is not None:
-                    item.prefetched = hits.get(item.key)
+                item.prefetched = hits
         self._pending.extend(batch)
 
 
 async def _answer(
-    engine: Engine, spec: CallSpec, item: _Item, checkpoint: Checkpoint | None
+    target: Target, spec: CallSpec, item: _Item, checkpoint: Checkpoint | None
 ) -> tuple[Any, Response | None]:
     index, key = item.index, item.key
     if checkpoint is not None and key is not None:
@@ -158,15 +162,15 @@ async def _answer(
                 if spec.output is not None:
                     for choice in response.choices:
                         choice.parsed = spec.output.parse(choice.text) if choice.text else None
-                return spec.outputs(response, engine.provider), None
+                return spec.outputs(response, target.provider), None
             except ValueError:
                 pass  # no longer valid for this call: ask again
     if spec.max_turns is not None:
-        response = await run_tool_loop(engine, item.messages, spec, key)
+        response = await run_tool_loop(target, item.messages, spec, key)
     else:
-        response = await engine.complete(item.request, key, spec.parser, item.prefetched)
+        response = await target.answer(item.prepared, spec.parser, item.prefetched, key)
     try:
-        output = spec.outputs(response, engine.provider)
+        output = spec.outputs(response, target.provider)
     except LLMPError as error:
         if checkpoint is not None and key is not None:
             checkpoint.write(index, key, None, error)
@@ -177,7 +181,7 @@ async def _answer(
 
 
 async def run_job(
-    engine: Engine,
+    target: Target,
     prompts: Iterable[Any],
     spec: CallSpec,
     *,
@@ -189,10 +193,10 @@ async def run_job(
     total = len(prompts) if isinstance(prompts, Sized) else None
     queue: asyncio.Queue[tuple[int, Any] | None] = asyncio.Queue(maxsize=concurrency)
     fatal: list[BaseException] = []
-    keyed = checkpoint is not None or engine.cache is not None
+    keyed = checkpoint is not None or target.cache is not None
     bad_requests = _BadRequests()
     job = UsageStats()
-    feed = _Feed(prompts, engine, spec, keyed, window=min(max(concurrency, 1), 256))
+    feed = _Feed(prompts, target, spec, keyed, window=min(max(concurrency, 1), 256))
 
     async def worker() -> None:
         while not fatal and (item := await feed.next()) is not None:
@@ -201,7 +205,7 @@ async def run_job(
                 await queue.put((index, item.error))
                 continue
             try:
-                output, response = await _answer(engine, spec, item, checkpoint)
+                output, response = await _answer(target, spec, item, checkpoint)
             except _FATAL as error:
                 fatal.append(error)
                 return
@@ -212,7 +216,7 @@ async def run_job(
                     return
                 usage = getattr(error, "usage", None)
                 if usage is not None:  # billed although it failed (an empty answer, say)
-                    job.record(usage, engine.registry.price(engine.provider, engine.model, usage, "standard"))
+                    job.record(usage, target.price(usage))
                 await queue.put((index, error))
                 continue
             except Exception as error:  # a bug (plugin or caller): stop, do not repeat it per prompt
@@ -236,7 +240,7 @@ async def run_job(
             await asyncio.gather(*tasks, return_exceptions=True)
             await queue.put(None)
 
-    bar = Progress(progress, total, job, desc=engine.model)
+    bar = Progress(progress, total, job, desc=target.model)
     runner = asyncio.ensure_future(run_workers())
     completed = False
     try:
@@ -263,7 +267,7 @@ async def run_job(
 
 
 async def generate_all(
-    engine: Engine,
+    target: Target,
     prompts: Iterable[Any],
     spec: CallSpec,
     *,
@@ -275,7 +279,7 @@ async def generate_all(
     results: dict[int, Any] = {}
     errors: dict[int, BaseException] = {}
     async for index, result in run_job(
-        engine, prompts, spec, concurrency=concurrency, checkpoint=checkpoint, progress=progress
+        target, prompts, spec, concurrency=concurrency, checkpoint=checkpoint, progress=progress
     ):
         results[index] = result
         if isinstance(result, BaseException):

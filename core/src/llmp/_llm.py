@@ -20,7 +20,8 @@ from llmp._params import check_params
 from llmp._plugins import Registry, default_registry
 from llmp._retry import RetryPolicy
 from llmp._runner import iterate_sync, run_sync
-from llmp._streaming import AsyncResponseStream, ResponseStream, _Result, stream
+from llmp._streaming import AsyncResponseStream, ResponseStream, _Result
+from llmp._target import Target
 from llmp._toolloop import run_tool_loop
 from llmp._usage import UsageStats
 from llmp.errors import ConfigurationError
@@ -133,6 +134,7 @@ class LLM(JobMethods, BatchMethods):
             global_slots=global_slots_from_env(),
             output_retries=output_retries,
         )
+        self._target: Target = self._engine
 
     def __repr__(self) -> str:
         return f"LLM({self.model!r}, provider={self.provider!r}, max_concurrent={self.max_concurrent})"
@@ -160,11 +162,11 @@ class LLM(JobMethods, BatchMethods):
 
     async def aclose(self) -> None:
         """Release this instance's clients (each is closed once no other open LLM uses it)."""
-        await self._engine.aclose()
+        await self._target.aclose()
 
     def close(self) -> None:
         """Synchronous `aclose`."""
-        run_sync(self._engine.aclose())
+        run_sync(self._target.aclose())
 
     def __enter__(self) -> LLM:
         return self
@@ -243,8 +245,8 @@ class LLM(JobMethods, BatchMethods):
         )
         chat = to_messages(messages, system_prompt, "messages")
         if spec.max_turns is not None:
-            return await run_tool_loop(self._engine, chat, spec)
-        return await self._engine.complete(spec.request(self._engine, chat), None, spec.parser)
+            return await run_tool_loop(self._target, chat, spec)
+        return await self._target.answer(self._target.prepare(chat, spec), spec.parser)
 
     def complete(
         self,
@@ -281,8 +283,8 @@ class LLM(JobMethods, BatchMethods):
     ) -> str:
         """One reply's text (a string is one user message). A refusal is a `RefusalError`."""
         spec = self._spec("chat", params, system_prompt=system_prompt, reasoning=reasoning)
-        request = spec.request(self._engine, to_messages(messages, system_prompt, "messages"))
-        response = await self._engine.complete(request)
+        prepared = self._target.prepare(to_messages(messages, system_prompt, "messages"), spec)
+        response = await self._target.answer(prepared)
         texts: list[str] = spec.outputs(response, self.provider)
         return texts[0]
 
@@ -301,8 +303,8 @@ class LLM(JobMethods, BatchMethods):
         tool calls, reasoning and several samples as they arrive, use `astream_events`.
         """
         spec = self._spec("stream", params, system_prompt=system_prompt, reasoning=reasoning)
-        request = spec.request(self._engine, to_messages(messages, system_prompt, "messages"))
-        return stream(self._engine, request, text_only=True)
+        prepared = self._target.prepare(to_messages(messages, system_prompt, "messages"), spec)
+        return self._target.stream_prepared(prepared, text_only=True)
 
     def stream(
         self, messages: Messages, system_prompt: str | None = None, *, reasoning: Any = None, **params: Any
@@ -339,11 +341,10 @@ class LLM(JobMethods, BatchMethods):
             response_format=response_format,
             reasoning=reasoning,
         )
-        request = spec.request(self._engine, to_messages(messages, system_prompt, "messages"))
+        prepared = self._target.prepare(to_messages(messages, system_prompt, "messages"), spec)
         result = _Result()
-        return AsyncResponseStream(
-            stream(self._engine, request, text_only=False, parser=spec.parser, out=result), result
-        )
+        chunks = self._target.stream_prepared(prepared, text_only=False, parser=spec.parser, out=result)
+        return AsyncResponseStream(chunks, result)
 
     def stream_events(
         self,

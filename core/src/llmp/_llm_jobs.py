@@ -27,7 +27,7 @@ from llmp.errors import ConfigurationError, LLMPError
 from llmp.types import ChatMessage, Response
 
 if TYPE_CHECKING:
-    from llmp._engine import Engine
+    from llmp._target import Target
 
 __all__ = ["JobMethods", "Prompt"]
 
@@ -49,9 +49,8 @@ def _checkpoint(output_jsonl: PathArg) -> Checkpoint | None:
 
 
 class JobMethods:
-    _engine: Engine
+    _target: Target
     defaults: dict[str, Any]
-    max_concurrent: int
 
     def _job_spec(self, method: str, params: Mapping[str, Any], **options: Any) -> CallSpec:
         if "stream" in params:
@@ -265,10 +264,10 @@ class JobMethods:
         )
         items = check_prompts(prompts, "generate")
         return await generate_all(
-            self._engine,
+            self._target,
             items,
             spec,
-            concurrency=self.max_concurrent,
+            concurrency=self._target.concurrency,
             on_error=on_error,
             checkpoint=_checkpoint(output_jsonl),
             progress=progress,
@@ -577,10 +576,10 @@ class JobMethods:
         )
         items = check_prompts(prompts, "iter_generate")
         return run_job(
-            self._engine,
+            self._target,
             items,
             spec,
-            concurrency=self.max_concurrent,
+            concurrency=self._target.concurrency,
             checkpoint=_checkpoint(output_jsonl),
             progress=progress,
         )

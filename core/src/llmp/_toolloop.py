@@ -18,7 +18,7 @@ import asyncio
 from dataclasses import replace
 
 from llmp._call import CallSpec
-from llmp._engine import Engine
+from llmp._target import Target
 from llmp._tools import invoke
 from llmp.types import ChatMessage, Response, Usage
 
@@ -26,7 +26,7 @@ __all__ = ["run_tool_loop"]
 
 
 async def run_tool_loop(
-    engine: Engine, messages: list[ChatMessage], spec: CallSpec, first_key: str | None = None
+    target: Target, messages: list[ChatMessage], spec: CallSpec, first_key: str | None = None
 ) -> Response:
     assert spec.max_turns is not None
     conversation = list(messages)
@@ -35,8 +35,8 @@ async def run_tool_loop(
     cached = True
     for turn in range(spec.max_turns):
         # A copy per turn: the request handed to the client must not change after it is sent.
-        request = spec.request(engine, list(conversation))
-        response = await engine.complete(request, first_key if turn == 0 else None, spec.parser)
+        prepared = target.prepare(list(conversation), spec)
+        response = await target.answer(prepared, spec.parser, None, first_key if turn == 0 else None)
         usage.add(response.usage)
         cost = None if cost is None or response.cost is None else cost + response.cost
         cached = cached and response.cached
