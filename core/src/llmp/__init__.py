@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from llmp._deployments import Deployment
     from llmp._images import image
     from llmp._llm import LLM
+    from llmp._metrics import DeploymentMetrics, Metrics
     from llmp._multi import amulti_chat, amulti_generate, multi_chat, multi_generate
     from llmp._params import COMMON_PARAMS
     from llmp._plugins import Registry, default_registry
@@ -60,6 +62,9 @@ _LAZY = {
     "routes": "llmp._routes",
     "UsageStats": "llmp._usage",
     "COMMON_PARAMS": "llmp._params",
+    "Deployment": "llmp._deployments",
+    "Metrics": "llmp._metrics",
+    "DeploymentMetrics": "llmp._metrics",
     "image": "llmp._images",
     "tool": "llmp._tools",
     "FunctionTool": "llmp._tools",
@@ -90,7 +95,10 @@ __all__ = [
     "Chunk",
     "ClientSettings",
     "Cost",
+    "Deployment",
+    "DeploymentMetrics",
     "FunctionTool",
+    "Metrics",
     "OutputSchema",
     "RateLimitInfo",
     "Reasoning",

@@ -25,6 +25,7 @@ from llmp._answers import Parser, cacheable, parse
 from llmp._cache import Cache, cache_key
 from llmp._capabilities import check_params, check_request
 from llmp._keys import KeyPool
+from llmp._metrics import Recorder
 from llmp._params import unknown_params
 from llmp._perloop import PerLoop
 from llmp._plugins import Registry
@@ -88,6 +89,8 @@ class Engine:
         self.timeout = timeout
         self.stats = stats
         self.output_retries = output_retries
+        #: Successes with their latencies, failures by kind: this engine's part of `LLM.metrics()`.
+        self.recorder = Recorder()
         self.sender = Sender(
             provider=self.provider,
             keys=keys,
@@ -97,6 +100,7 @@ class Engine:
             stats=stats,
             client=self.client,
             record_usage=self.record_usage,
+            recorder=self.recorder,
         )
         self._settings: dict[str | None, ClientSettings] = {}
         self._caps: dict[str, Capabilities] = {}

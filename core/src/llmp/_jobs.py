@@ -8,7 +8,9 @@ the others: its error takes its place. A bad item from a generator is that item'
 Errors that would fail every item the same way stop the job instead of being repeated for each
 prompt: a rejected key, bad configuration (an unsupported feature, a checkpoint of another job),
 an untrusted certificate, a broken plugin (any exception that is not an llmp error is a bug and
-stops the job), a spent budget, and the same 400 for the first few requests (a bad parameter).
+stops the job), and the same 400 for the first few requests (a bad parameter). A spent budget
+(`BudgetExceededError`) is each remaining prompt's own error: nothing more is sent, and every
+finished result is returned and checkpointed.
 Every worker is stopped and awaited before the error is raised, so nothing writes to the
 checkpoint afterwards; what finished is in the cache and the checkpoint.
 """
@@ -31,7 +33,6 @@ from llmp._usage import UsageStats
 from llmp.errors import (
     AuthenticationError,
     BadRequestError,
-    BudgetExceededError,
     ConfigurationError,
     GenerationError,
     LLMPError,
@@ -43,7 +44,7 @@ from llmp.types import Response
 __all__ = ["OnError", "check_prompts", "generate_all", "run_job"]
 
 OnError = Literal["raise", "return"]
-_FATAL = (AuthenticationError, ConfigurationError, PluginError, TLSError, BudgetExceededError)
+_FATAL = (AuthenticationError, ConfigurationError, PluginError, TLSError)
 #: This many identical 400s in a row stop a job: a bad parameter fails every prompt the same way.
 SAME_BAD_REQUEST_LIMIT = 3
 

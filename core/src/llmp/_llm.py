@@ -10,16 +10,17 @@ from typing import Any
 
 from llmp._cache import Cache, open_cache
 from llmp._call import CallSpec, build_spec
-from llmp._engine import Engine
+from llmp._deployments import Deployment, Strategy
 from llmp._global_slots import global_slots_from_env
-from llmp._keys import key_pool
 from llmp._llm_batch import BatchMethods
 from llmp._llm_jobs import JobMethods
 from llmp._messages import to_messages
+from llmp._metrics import Metrics
 from llmp._params import check_params
 from llmp._plugins import Registry, default_registry
 from llmp._retry import RetryPolicy
 from llmp._runner import iterate_sync, run_sync
+from llmp._setup import Common, build
 from llmp._streaming import AsyncResponseStream, ResponseStream, _Result
 from llmp._target import Target
 from llmp._toolloop import run_tool_loop
@@ -77,8 +78,10 @@ class LLM(JobMethods, BatchMethods):
 
     def __init__(
         self,
-        model: str,
+        model: str | Sequence[str | Deployment | Mapping[str, Any]],
         *,
+        strategy: Strategy = "fallback",
+        max_cost: float | None = None,
         max_concurrent: int = 32,
         cache: bool | str | os.PathLike[str] | Cache | None = True,
         cache_ttl: float | None = None,
@@ -86,13 +89,20 @@ class LLM(JobMethods, BatchMethods):
         timeout: float | None = DEFAULT_TIMEOUT,
         max_retry_wait: float = 60.0,
         output_retries: int = 1,
+        fallback_on_content_filter: bool = False,
+        cache_across_models: bool = False,
         base_url: str | None = None,
         api_key: str | None = None,
         registry: Registry | None = None,
         **defaults: Any,
     ) -> None:
-        if not isinstance(model, str) or not model:
-            raise ConfigurationError(f"model must be a non-empty string like 'gpt-4.1-mini', got {model!r}")
+        if isinstance(model, str):
+            if not model:
+                raise ConfigurationError("model must be a non-empty string like 'gpt-4.1-mini', got ''")
+        elif not isinstance(model, (list, tuple)):
+            raise ConfigurationError(
+                f"model must be a model name like 'gpt-4.1-mini' or a list of deployments, got {model!r}"
+            )
         _positive("max_concurrent", max_concurrent, integer=True)
         _positive("timeout", timeout, allow_none=True)
         _positive("max_retry_wait", max_retry_wait)
@@ -108,38 +118,70 @@ class LLM(JobMethods, BatchMethods):
         if "n" in defaults:
             raise ConfigurationError("n is not a default of LLM(...): pass n= to generate() or complete()")
         check_params(defaults, " of LLM(...)")
-        self.model = model
-        self.max_concurrent = max_concurrent
-        self.defaults = defaults
-        #: What this instance has spent, over all its calls.
-        self.usage = UsageStats()
-        registry = registry or default_registry()
-        resolved = registry.resolve(model)
-        route = resolved.route
-        if base_url is None and route.base_url_env:
-            base_url = os.environ.get(route.base_url_env) or None
-        base_url = (base_url or route.base_url or "").rstrip("/") or None
-        #: The provider that serves this model (``"openai"``, ``"gemini"``, ...).
-        self.provider = route.provider
-        self._engine = Engine(
-            registry,
-            resolved,
-            base_url=base_url,
-            keys=key_pool(route.provider, route.key_env, api_key),
-            max_concurrent=max_concurrent,
+        common = Common(
+            registry=registry or default_registry(),
             cache=open_cache(cache, ttl=cache_ttl),
             retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
             timeout=timeout,
-            stats=self.usage,
+            max_concurrent=max_concurrent,
             global_slots=global_slots_from_env(),
             output_retries=output_retries,
+            base_url=base_url,
+            api_key=api_key,
         )
-        self._target: Target = self._engine
+        built = build(
+            model,
+            common,
+            strategy=strategy,
+            max_cost=max_cost,
+            fallback_on_content_filter=fallback_on_content_filter,
+            cache_across_models=cache_across_models,
+        )
+        self.max_concurrent = max_concurrent
+        self.defaults = defaults
+        self._target: Target = built.target
+        self._engine = built.engines[0]  # the first deployment: batch APIs and embeddings go there
+        self._router = built.router
+        self._budget = built.budget
+        #: The model (for a set of deployments: their models, ``"a | b"``).
+        self.model = built.target.model if built.router is not None else str(model)
+        #: The provider that serves it (for a set: the first deployment's).
+        self.provider = self._engine.provider
 
     def __repr__(self) -> str:
         return f"LLM({self.model!r}, provider={self.provider!r}, max_concurrent={self.max_concurrent})"
 
     # -- usage -------------------------------------------------------------------------------
+
+    @property
+    def usage(self) -> UsageStats:
+        """What this instance has spent, over all its calls (and all its deployments)."""
+        return self._target.stats
+
+    def metrics(self) -> Metrics:
+        """Per deployment and in total: requests, successes, failures by kind, retries, fallbacks,
+        cache hits, tokens, cost, latency and TTFT percentiles, health; and the budget."""
+        if self._router is not None:
+            parts, total = self._router.metrics()
+        else:
+            engine = self._engine
+            single = engine.recorder.snapshot(
+                name=self.model,
+                model=engine.model,
+                provider=engine.provider,
+                health="healthy",
+                in_flight=engine.sender.in_flight,
+                stats=engine.stats,
+            )
+            parts, total = [single], single
+        budget = self._budget
+        return Metrics(
+            parts,
+            total,
+            max_cost=budget.max_cost if budget else None,
+            spent=budget.spent if budget else None,
+            reserved=budget.reserved if budget else None,
+        )
 
     @property
     def total_input_tokens(self) -> int:

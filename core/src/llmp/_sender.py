@@ -20,16 +20,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from llmp._admission import Admission
 from llmp._answers import check
+from llmp._health import Health
 from llmp._keys import KeyPool, fingerprint
 from llmp._limits import AIMDLimiter
+from llmp._metrics import Recorder
 from llmp._perloop import PerLoop
 from llmp._retry import RetryPolicy
 from llmp._usage import UsageStats
-from llmp.errors import AuthenticationError, ProviderError, ProviderTimeoutError, RateLimitError
+from llmp.errors import (
+    AuthenticationError,
+    MalformedResponseError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    ServerError,
+)
 from llmp.types import Client, Request, Response, Usage
 
-__all__ = ["Attempt", "Sender", "Tries"]
+__all__ = ["Attempt", "Sender", "Tries", "is_outage"]
 
 _log = logging.getLogger("llmp.retry")
 _now = time.monotonic
@@ -38,14 +49,23 @@ _now = time.monotonic
 class Attempt:
     """The slots one attempt holds (released exactly once) and when it started."""
 
-    __slots__ = ("bound", "key", "limiter", "slot", "started")
+    __slots__ = ("bound", "key", "limiter", "sender", "slot", "started")
 
     def __init__(
-        self, bound: asyncio.Semaphore, key: str | None, limiter: AIMDLimiter, started: float, slot: Any
-    ):
-        self.bound, self.key, self.limiter, self.started, self.slot = bound, key, limiter, started, slot
+        self,
+        sender: Sender,
+        bound: asyncio.Semaphore,
+        key: str | None,
+        limiter: AIMDLimiter,
+        started: float,
+        slot: Any,
+    ) -> None:
+        self.sender, self.bound, self.key, self.limiter = sender, bound, key, limiter
+        self.started, self.slot = started, slot
+        sender.in_flight += 1
 
     def release(self) -> None:
+        self.sender.in_flight -= 1
         self.limiter.release()
         if self.slot is not None:
             self.slot.release()
@@ -74,6 +94,7 @@ class Sender:
         stats: UsageStats,
         client: Callable[[str | None], Client],
         record_usage: Callable[[Usage], None],
+        recorder: Recorder | None = None,
     ) -> None:
         self.provider = provider
         self.keys = keys
@@ -83,7 +104,14 @@ class Sender:
         self.stats = stats
         self.client = client
         self.record_usage = record_usage
+        self.recorder = recorder or Recorder()
+        #: Attempts holding slots right now.
+        self.in_flight = 0
         self._limiters: PerLoop[dict[str, AIMDLimiter]] = PerLoop(dict)
+        #: Budget and rate limits, checked before each attempt takes a slot (`llmp._admission`).
+        self.admission: Admission | None = None
+        #: The deployment's circuit breaker, when this engine is one of a set (`llmp._health`).
+        self.health: Health | None = None
         self._bounds: PerLoop[asyncio.Semaphore] = PerLoop(lambda: asyncio.Semaphore(max_concurrent))
 
     def limiter(self, key: str | None) -> AIMDLimiter:
@@ -111,13 +139,15 @@ class Sender:
             limiter.release()  # cancelled while waiting for a global slot: give the slots back
             bound.release()
             raise
-        return Attempt(bound, key, limiter, started, slot)
+        return Attempt(self, bound, key, limiter, started, slot)
 
     async def complete(self, request: Request) -> Response:
         """A checked response for `request` from the provider, retried as the policy allows."""
         tries = Tries()
         timeout = request.timeout
+        admission = self.admission
         while True:
+            ticket = await admission.admit(request) if admission is not None else None
             attempt = await self.acquire()
             begun = _now()
             try:
@@ -138,18 +168,27 @@ class Sender:
                 check(response, request, self.provider)
             except ProviderError as error:
                 attempt.release()
+                if admission is not None and ticket is not None:
+                    admission.done(ticket, error.usage)
                 if await self.after_error(error, attempt, tries, timeout):
                     continue
                 raise
             except BaseException:
                 attempt.release()
+                if admission is not None and ticket is not None:
+                    admission.done(ticket, None)
                 raise
             attempt.release()
+            if admission is not None and ticket is not None:
+                admission.done(ticket, response.usage)
+            if self.health is not None:
+                self.health.ok()
             usage = response.usage
             attempt.limiter.on_success(response.rate_limit, usage.input_tokens + usage.output_tokens)
             response.latency = _now() - begun
             response.attempts = tries.count + 1
             response.provider = self.provider
+            self.recorder.success(response.latency, None)
             return response
 
     async def after_error(
@@ -160,9 +199,17 @@ class Sender:
         when the provider asks for a longer wait than llmp allows."""
         if error.usage is not None:
             self.record_usage(error.usage)  # the provider billed this attempt (an empty answer)
+        health = self.health
+        if health is not None and is_outage(error):
+            health.failed()
+            if health.is_open:  # the deployment is down: let its set send this elsewhere now
+                self.stats.failures += 1
+                self.recorder.failure(error)
+                return False
         delay = self._decide(error, attempt, tries, limit)
         if delay is None:
             self.stats.failures += 1
+            self.recorder.failure(error)
             return False
         self.stats.retries += 1
         if delay:
@@ -227,6 +274,13 @@ class Sender:
             return None
         tries.count += 1
         return retry.jittered(retry.delay(tries.count - 1))
+
+
+def is_outage(error: ProviderError) -> bool:
+    """A failure of the deployment rather than of the request: it counts against its health."""
+    return isinstance(
+        error, (ProviderConnectionError, ServerError, ProviderTimeoutError, AuthenticationError)
+    ) or (type(error) is MalformedResponseError)
 
 
 def _describe(error: ProviderError) -> str:

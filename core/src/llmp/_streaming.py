@@ -63,7 +63,9 @@ async def stream(
         return
     sender, provider, timeout = engine.sender, engine.provider, request.timeout
     tries = Tries()
+    admission = sender.admission
     while True:
+        ticket = await admission.admit(request) if admission is not None else None
         attempt = await sender.acquire()
         deadline = StreamDeadline(timeout) if timeout is not None else None
         acc = Accumulator()
@@ -125,6 +127,8 @@ async def stream(
                 deadline.cancel()
             aclose = getattr(chunks, "aclose", None)
             attempt.release()
+            if admission is not None and ticket is not None:
+                admission.done(ticket, acc.usage)
             if aclose is not None:
                 await aclose()  # releases the HTTP stream if we stop early
         if failure is not None:
@@ -136,11 +140,14 @@ async def stream(
             raise failure
         usage = response.usage
         attempt.limiter.on_success(response.rate_limit, usage.input_tokens + usage.output_tokens)
+        if sender.health is not None:
+            sender.health.ok()
         break
     response.latency = _now() - begun
     response.ttft = first - begun if first is not None else None
     response.attempts = tries.count + 1
     response.provider = provider
+    sender.recorder.success(response.latency, response.ttft)
     engine.record(response)
     if parser is not None:
         parse(response, parser, provider)  # after deltas were handed out, a mismatch is raised

@@ -23,7 +23,11 @@ class Target(Protocol):
     provider: str
     model: str
     cache: Cache | None
-    stats: UsageStats
+
+    @property
+    def stats(self) -> UsageStats:
+        """What it has spent (a set: every deployment's, added up)."""
+        ...
 
     @property
     def concurrency(self) -> int: ...

@@ -54,6 +54,23 @@ class UsageStats:
             return
         self._add(response.usage, response.cost, 1)
 
+    @classmethod
+    def total(cls, parts: list[UsageStats]) -> UsageStats:
+        """Several instances' (deployments') stats added up; cost None if any is unknown."""
+        out = cls()
+        for part in parts:
+            out.input_tokens += part.input_tokens
+            out.cached_input_tokens += part.cached_input_tokens
+            out.output_tokens += part.output_tokens
+            out.reasoning_tokens += part.reasoning_tokens
+            out.cache_write_tokens += part.cache_write_tokens
+            out.requests += part.requests
+            out.cache_hits += part.cache_hits
+            out.failures += part.failures
+            out.retries += part.retries
+            out.cost = None if out.cost is None or part.cost is None else out.cost + part.cost
+        return out
+
     def __str__(self) -> str:
         cost = "unknown" if self.cost is None else f"${self.cost:.6f}"
         return (

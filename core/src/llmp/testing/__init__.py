@@ -120,13 +120,19 @@ _HOMES.update({"RedisServer": "_redis"})
 
 # The in-process client double for testing the core and code built on llmp.
 if TYPE_CHECKING:
-    from llmp.testing._function_client import FULL_CAPABILITIES, FunctionBatch, FunctionClient
-__all__ += ["FULL_CAPABILITIES", "FunctionBatch", "FunctionClient"]
+    from llmp.testing._function_client import (
+        FULL_CAPABILITIES,
+        FunctionBatch,
+        FunctionClient,
+        function_registry,
+    )
+__all__ += ["FULL_CAPABILITIES", "FunctionBatch", "FunctionClient", "function_registry"]
 _HOMES.update(
     {
         "FunctionClient": "_function_client",
         "FunctionBatch": "_function_client",
         "FULL_CAPABILITIES": "_function_client",
+        "function_registry": "_function_client",
     }
 )
 

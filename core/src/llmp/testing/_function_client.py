@@ -42,7 +42,7 @@ from llmp.types import (
     Usage,
 )
 
-__all__ = ["FULL_CAPABILITIES", "FunctionBatch", "FunctionClient", "Reply"]
+__all__ = ["FULL_CAPABILITIES", "FunctionBatch", "FunctionClient", "Reply", "function_registry"]
 
 Reply: TypeAlias = str | Sequence[str] | Choice | Sequence[Choice] | Response
 ReplyFunction: TypeAlias = Callable[[Request], Reply | Awaitable[Reply]]
@@ -259,6 +259,35 @@ class FunctionClient:
             yield Chunk(index=index, finish_reason=choice.finish_reason)
         yield Chunk(usage=response.usage)
 
+    def plugin(self, pattern: str = "test/*", *, provider: str = "test", key_env: str | None = None,
+               base_url: str | None = "https://function-client.invalid/v1") -> Any:  # fmt: skip
+        """A plugin object routing `pattern` to this client (register it on a `llmp.Registry`)."""
+        api = f"function-{id(self)}"
+        client = self
+        provider_name = provider
+
+        def factory(settings: ClientSettings) -> FunctionClient:
+            client.settings.append(settings)
+            return client
+
+        def llmp_routes() -> list[Route]:
+            return [Route(pattern, provider_name, api=api, base_url=base_url, key_env=key_env)]
+
+        def llmp_apis() -> dict[str, Callable[[ClientSettings], FunctionClient]]:
+            return {api: factory}
+
+        def llmp_price(provider: str, model: str, usage: Usage, mode: PriceMode) -> Cost | None:
+            if client.price is None or provider != provider_name:
+                return None
+            return client.price(model, usage, mode)
+
+        return types.SimpleNamespace(
+            __name__=f"function-client-{id(self)}",
+            llmp_routes=hookimpl(llmp_routes),
+            llmp_apis=hookimpl(llmp_apis),
+            llmp_price=hookimpl(llmp_price),
+        )
+
     def registry(
         self,
         pattern: str = "test/*",
@@ -270,29 +299,15 @@ class FunctionClient:
         """A fresh `llmp.Registry` routing `pattern` to this client (and its `price`, if any)."""
         from llmp._plugins import Registry
 
-        api = f"function-{id(self)}"
-        client = self
-
-        def factory(settings: ClientSettings) -> FunctionClient:
-            client.settings.append(settings)
-            return client
-
-        def llmp_routes() -> list[Route]:
-            return [Route(pattern, provider, api=api, base_url=base_url, key_env=key_env)]
-
-        def llmp_apis() -> dict[str, Callable[[ClientSettings], FunctionClient]]:
-            return {api: factory}
-
-        def llmp_price(provider: str, model: str, usage: Usage, mode: PriceMode) -> Cost | None:
-            if client.price is None or provider != provider_name:
-                return None
-            return client.price(model, usage, mode)
-
-        provider_name = provider
-        plugin = types.SimpleNamespace(
-            __name__=f"function-client-{id(self)}",
-            llmp_routes=hookimpl(llmp_routes),
-            llmp_apis=hookimpl(llmp_apis),
-            llmp_price=hookimpl(llmp_price),
-        )
+        plugin = self.plugin(pattern, provider=provider, key_env=key_env, base_url=base_url)
         return Registry(load_entry_points=False, plugins=[plugin])
+
+
+def function_registry(clients: Mapping[str, FunctionClient]) -> Any:
+    """One `llmp.Registry` routing each pattern to its client: ``{"a/*": one, "b/*": two}``
+    (provider names are the patterns' prefixes), to test sets of deployments and fallbacks."""
+    from llmp._plugins import Registry
+
+    plugins = [client.plugin(pattern, provider=pattern.split("/", 1)[0].rstrip("*") or "test")
+               for pattern, client in clients.items()]  # fmt: skip
+    return Registry(load_entry_points=False, plugins=plugins)

@@ -1,0 +1,289 @@
+"""A set of deployments behind the one `LLM` call shape: strategies, health, fallbacks.
+
+Each deployment is an `Engine` of its own (its keys, limits, windows, retries and usage); the
+router picks one per request (`llmp._strategies`) among those whose circuit is not open
+(`llmp._health`), and moves a request to the next when the one it was on cannot answer:
+
+- after the deployment's retries are spent on connection errors, 5xx, timeouts, a rejected key
+  or an exhausted quota (and at once when its circuit opens meanwhile);
+- on a 429 asking to wait longer than llmp waits: the deployment steps aside for that long;
+- on a context-length error: to the next deployment with a larger context (or one whose limit is
+  unknown);
+- on a content filter or a refusal, only with ``fallback_on_content_filter=True``.
+
+A bad request (400) is not tried elsewhere: it would fail there too. A stream moves only before
+its first delta. Which deployment answered is `Response.deployment`.
+
+The cache: each deployment keys its answers by its own model and parameters; before asking, the
+router looks for the request under the keys of every deployment of the same model (the same
+model on several hosts or keys answers the same), so nothing another deployment already paid for
+is paid again. Answers of a different model are served only with ``cache_across_models=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from llmp._answers import Parser
+from llmp._cache import cache_key
+from llmp._deployments import Deployment
+from llmp._engine import Engine
+from llmp._health import Health
+from llmp._metrics import DeploymentMetrics, Recorder, total_of
+from llmp._strategies import picker
+from llmp._usage import UsageStats
+from llmp.errors import (
+    AuthenticationError,
+    ContextWindowExceededError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    RefusalError,
+    ServerError,
+)
+from llmp.types import ChatMessage, Cost, PriceMode, Request, Response, Usage
+
+if TYPE_CHECKING:
+    from llmp._call import CallSpec
+
+__all__ = ["Member", "Router"]
+
+# Failures of a deployment, not of the request: another deployment may well answer.
+_MOVE_ON = (ProviderConnectionError, ServerError, ProviderTimeoutError, AuthenticationError, RateLimitError)
+
+
+class Member:
+    """One deployment in a set: its engine, health, metrics and requests in flight."""
+
+    __slots__ = ("_price", "deployment", "engine", "health", "in_flight")
+
+    def __init__(self, deployment: Deployment, engine: Engine, health: Health) -> None:
+        self.deployment = deployment
+        self.engine = engine
+        self.health = health
+        self.in_flight = 0
+        self._price: float | None = None
+        engine.sender.health = health
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.engine.recorder
+
+    @property
+    def name(self) -> str:
+        return self.deployment.label
+
+    @property
+    def capacity(self) -> int:
+        return self.engine.max_concurrent
+
+    def unit_price(self, usage: Usage) -> float:
+        if self._price is None:
+            cost = self.engine.price(usage)
+            self._price = cost.total if cost is not None else float("inf")
+        return self._price
+
+    def context(self) -> int | None:
+        return self.engine.capabilities().max_context_tokens
+
+    def metrics(self) -> DeploymentMetrics:
+        state = "open" if self.health.is_open else self.health.state
+        return self.recorder.snapshot(
+            name=self.name,
+            model=self.engine.model,
+            provider=self.engine.provider,
+            health=state,
+            in_flight=self.in_flight,
+            stats=self.engine.stats,
+        )
+
+
+class Routed:
+    """One call prepared for every deployment: its request and cache key on each."""
+
+    __slots__ = ("keys", "requests")
+
+    def __init__(self, requests: list[Request], keys: list[str]) -> None:
+        self.requests, self.keys = requests, keys
+
+
+class Router:
+    def __init__(
+        self,
+        members: Sequence[Member],
+        strategy: str,
+        *,
+        fallback_on_content_filter: bool = False,
+        cache_across_models: bool = False,
+    ) -> None:
+        self.members = list(members)
+        self.strategy = strategy
+        self._picker = picker(strategy)
+        self.fallback_on_content_filter = fallback_on_content_filter
+        self.cache_across_models = cache_across_models
+        first = self.members[0].engine
+        self.cache = first.cache
+        self.provider = first.provider
+        self.model = " | ".join(dict.fromkeys(m.engine.model for m in self.members))
+
+    # -- the target interface ----------------------------------------------------------------
+
+    @property
+    def concurrency(self) -> int:
+        if self.strategy == "fallback":
+            return self.members[0].capacity
+        return sum(m.capacity for m in self.members)
+
+    def prepare(self, messages: list[ChatMessage], spec: CallSpec) -> Routed:
+        requests = [m.engine.prepare(messages, spec) for m in self.members]
+        return Routed(requests, [m.engine.cache_key(r) for m, r in zip(self.members, requests, strict=True)])
+
+    def item_key(self, prepared: Routed) -> str:
+        return cache_key({"deployments": prepared.keys})
+
+    def lookup_keys(self, prepared: Routed) -> list[str]:
+        return prepared.keys
+
+    def price(self, usage: Usage, mode: PriceMode = "standard") -> Cost | None:
+        return self.members[0].engine.price(usage, mode)
+
+    async def aclose(self) -> None:
+        for member in self.members:
+            await member.engine.aclose()
+
+    # -- choosing ----------------------------------------------------------------------------
+
+    def _choose(self, tried: set[int], smaller_than: int | None = None) -> Member | None:
+        candidates = [m for i, m in enumerate(self.members) if i not in tried]
+        if smaller_than is not None:
+            candidates = [m for m in candidates if (m.context() or 1 << 62) > smaller_than]
+        usable = [m for m in candidates if m.health.usable()]
+        if usable:
+            member = self._picker.pick(usable)
+        elif candidates:
+            # Every one is stepping aside: the one that recovers first (it takes a probe).
+            member = min(candidates, key=lambda m: m.health.recovers_in())
+        else:
+            return None
+        member.health.begin()
+        return member
+
+    def _same_model(self, member: Member) -> list[int]:
+        if self.cache_across_models:
+            return list(range(len(self.members)))
+        return [i for i, m in enumerate(self.members) if m.engine.model == member.engine.model]
+
+    async def _cached(
+        self, prepared: Routed, member: Member, parser: Parser | None, prefetched: Mapping[str, Any] | None
+    ) -> Response | None:
+        if self.cache is None:
+            return None
+        for i in self._same_model(member):
+            key = prepared.keys[i]
+            value = prefetched.get(key) if prefetched is not None else await self.cache.aget(key)
+            hit = self.members[i].engine._hit(key, value, parser)
+            if hit is not None:
+                hit.deployment = self.members[i].name
+                return hit
+        return None
+
+    def _next_after(self, error: BaseException, member: Member) -> int | bool:
+        """Whether `error` moves the request on (True), to a larger context (an int), or not (False)."""
+        if isinstance(error, ContextWindowExceededError):
+            return member.context() or 0
+        if isinstance(error, RateLimitError) and error.retry_after:
+            member.health.step_aside(error.retry_after)
+        if isinstance(error, _MOVE_ON):
+            return True
+        return self.fallback_on_content_filter and isinstance(error, RefusalError)
+
+    def _filtered(self, response: Response) -> bool:
+        return self.fallback_on_content_filter and any(
+            c.finish_reason == "content_filter" or c.refusal is not None for c in response.choices
+        )
+
+    # -- answers -----------------------------------------------------------------------------
+
+    async def answer(
+        self, prepared: Routed, parser: Parser | None = None, prefetched: Mapping[str, Any] | None = None,
+        key: str | None = None,
+    ) -> Response:  # fmt: skip
+        tried: set[int] = set()
+        smaller: int | None = None
+        last: BaseException | None = None
+        while (member := self._choose(tried, smaller)) is not None:
+            index = self.members.index(member)
+            tried.add(index)
+            hit = await self._cached(prepared, member, parser, prefetched)
+            if hit is not None:
+                return hit
+            member.in_flight += 1
+            try:
+                response = await member.engine.complete(
+                    prepared.requests[index], prepared.keys[index], parser, None
+                )
+            except ProviderError as error:
+                verdict = self._next_after(error, member)
+                if verdict is False:
+                    raise
+                member.recorder.fallbacks += 1
+                smaller = verdict if isinstance(verdict, int) and not isinstance(verdict, bool) else smaller
+                last = error
+                continue
+            finally:
+                member.in_flight -= 1
+            if self._filtered(response) and len(tried) < len(self.members):
+                member.recorder.fallbacks += 1
+                continue
+            response.deployment = member.name
+            return response
+        assert last is not None
+        raise last
+
+    async def stream_prepared(
+        self, prepared: Routed, *, text_only: bool, parser: Parser | None = None, out: Any = None
+    ) -> AsyncIterator[Any]:
+        if out is None:
+            from llmp._streaming import _Result
+
+            out = _Result()  # to learn which deployment answered, and how fast
+        tried: set[int] = set()
+        last: BaseException | None = None
+        while (member := self._choose(tried)) is not None:
+            index = self.members.index(member)
+            tried.add(index)
+            yielded = False
+            member.in_flight += 1
+            try:
+                async for item in member.engine.stream_prepared(
+                    prepared.requests[index], text_only=text_only, parser=parser, out=out
+                ):
+                    yielded = True
+                    yield item
+            except ProviderError as error:
+                if yielded or self._next_after(error, member) is False:
+                    raise
+                member.recorder.fallbacks += 1
+                last = error
+                continue
+            finally:
+                member.in_flight -= 1
+            response = getattr(out, "response", None)
+            if response is not None:
+                response.deployment = member.name
+            return
+        assert last is not None
+        raise last
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    @property
+    def stats(self) -> UsageStats:
+        """Every deployment's usage added up."""
+        return UsageStats.total([m.engine.stats for m in self.members])
+
+    def metrics(self) -> tuple[list[DeploymentMetrics], DeploymentMetrics]:
+        parts = [m.metrics() for m in self.members]
+        return parts, total_of(parts, self.stats)
