@@ -348,3 +348,14 @@ def test_metrics_count_per_deployment_and_in_total(tmp_path: Path) -> None:
     assert a.latency_p50 is not None
     assert metrics.total.requests == a.requests + b.requests
     assert metrics.total.successes == 20
+
+
+def test_the_progress_bar_says_what_each_deployment_is_doing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, registry = three(a=down, b=ok("b"))
+    llm = make(["a/m", "b/m"], registry, tmp_path, max_retries=0, cache=False)
+    llm.generate([f"p{i}" for i in range(30)], progress=True)
+    bar = capsys.readouterr().err
+    assert "b/m 30 ok" in bar, bar
+    assert "a/m 0 ok 0 busy OPEN" in bar, bar

@@ -241,7 +241,7 @@ async def run_job(
             await asyncio.gather(*tasks, return_exceptions=True)
             await queue.put(None)
 
-    bar = Progress(progress, total, job, desc=target.model)
+    bar = Progress(progress, total, job, desc=target.model, note=getattr(target, "progress_note", None))
     runner = asyncio.ensure_future(run_workers())
     completed = False
     try:

@@ -1,4 +1,5 @@
-"""A progress bar for long jobs: done/total, rate, tokens, cost, errors.
+"""A progress bar for long jobs: done/total, rate, tokens, cost, errors (and, for a set of
+deployments, what each is doing).
 
 Shown only on a terminal (``progress=None``, the default) or when asked (``progress=True``);
 tqdm is imported only then. The postfix is refreshed at most twice a second so that a job of a
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from llmp._usage import UsageStats
@@ -19,10 +21,18 @@ _REFRESH = 0.5
 
 
 class Progress:
-    __slots__ = ("_bar", "_errors", "_last", "_stats")
+    __slots__ = ("_bar", "_errors", "_last", "_note", "_stats")
 
-    def __init__(self, enabled: bool | None, total: int | None, stats: UsageStats, desc: str) -> None:
+    def __init__(
+        self,
+        enabled: bool | None,
+        total: int | None,
+        stats: UsageStats,
+        desc: str,
+        note: Callable[[], str] | None = None,
+    ) -> None:
         self._stats = stats
+        self._note = note
         self._errors = 0
         self._last = 0.0
         self._bar: Any = None
@@ -48,10 +58,11 @@ class Progress:
     def _postfix(self) -> str:
         s = self._stats
         cost = "?" if s.cost is None else f"${s.cost:.4f}"
-        return (
+        text = (
             f"in {s.input_tokens:,} out {s.output_tokens:,} tok, {cost}, "
             f"{s.cache_hits:,} cached, {self._errors} errors"
         )
+        return f"{text} | {self._note()}" if self._note is not None else text
 
     def close(self) -> None:
         if self._bar is not None:

@@ -279,6 +279,14 @@ class Router:
 
     # -- metrics -----------------------------------------------------------------------------
 
+    def progress_note(self) -> str:
+        """What each deployment is doing, for the progress bar: ``a/m 30 ok 4 busy, b/m OPEN``."""
+        parts = []
+        for m in self.members:
+            state = " OPEN" if m.health.is_open else ""
+            parts.append(f"{m.name} {m.recorder.successes} ok {m.in_flight} busy{state}")
+        return ", ".join(parts)
+
     @property
     def stats(self) -> UsageStats:
         """Every deployment's usage added up."""

@@ -12,6 +12,14 @@ smart = "anthropic/claude-sonnet-4-6"
 pattern = "myvllm/*"
 base_url = "http://gpu-box:8000/v1"
 key_env = "MYVLLM"          # optional: MYVLLM_API_KEY / MYVLLM_KEYS
+
+[deployments.pool]          # `llmp run -m pool ...`: one name for a set of deployments
+strategy = "least_busy"     # optional (default "fallback"); max_cost = 5.0 is optional too
+models = [
+  { model = "myvllm/qwen", base_url = "http://gpu1:8000/v1", max_concurrent = 64 },
+  { model = "myvllm/qwen", base_url = "http://gpu2:8000/v1", max_concurrent = 64 },
+  "gpt-4.1-mini",
+]
 ```
 
 A missing default file is an empty config; a file named by ``--config`` or ``LLMP_CONFIG`` must
@@ -30,10 +38,19 @@ from typing import Any
 
 from llmp._cli._errors import CLIError
 
-__all__ = ["CONFIG_ENV", "Config", "RouteConfig", "apply_routes", "default_config_path", "load_config"]
+__all__ = [
+    "CONFIG_ENV",
+    "Config",
+    "DeploymentSetConfig",
+    "RouteConfig",
+    "apply_routes",
+    "default_config_path",
+    "load_config",
+]
 
 CONFIG_ENV = "LLMP_CONFIG"
-_TOP_KEYS = ("default_model", "aliases", "routes")
+_TOP_KEYS = ("default_model", "aliases", "routes", "deployments")
+_SET_KEYS = ("models", "strategy", "max_cost")
 _ROUTE_KEYS = ("pattern", "base_url", "key_env", "provider", "api", "priority")
 
 
@@ -50,12 +67,22 @@ class RouteConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DeploymentSetConfig:
+    """One ``[deployments.NAME]`` table: the arguments of ``llmp.LLM(models, strategy=, max_cost=)``."""
+
+    models: tuple[Any, ...]
+    strategy: str = "fallback"
+    max_cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     #: The file the settings came from; None when there is none.
     path: Path | None = None
     default_model: str | None = None
     aliases: Mapping[str, str] = field(default_factory=dict)
     routes: tuple[RouteConfig, ...] = ()
+    deployments: Mapping[str, DeploymentSetConfig] = field(default_factory=dict)
 
     def resolve(self, model: str) -> str:
         """The model an alias stands for (one level: aliases do not chain, so cannot loop)."""
@@ -109,7 +136,28 @@ def _parse(data: Mapping[str, Any], path: Path) -> Config:
     if not isinstance(raw_routes, list):
         raise CLIError(f"{path}: routes must be an array of tables ([[routes]])")
     routes = tuple(_route(raw, path, i) for i, raw in enumerate(raw_routes, 1))
-    return Config(path, model, dict(aliases), routes)
+    sets = data.get("deployments", {})
+    if not isinstance(sets, dict):
+        raise CLIError(f"{path}: [deployments.NAME] tables name sets of deployments")
+    deployments = {name: _deployment_set(raw, path, name) for name, raw in sets.items()}
+    return Config(path, model, dict(aliases), routes, deployments)
+
+
+def _deployment_set(raw: Any, path: Path, name: str) -> DeploymentSetConfig:
+    where = f"{path}: [deployments.{name}]"
+    if not isinstance(raw, dict):
+        raise CLIError(f"{where} must be a table")
+    _unknown(raw, _SET_KEYS, where)
+    models = raw.get("models")
+    if not isinstance(models, list) or not models:
+        raise CLIError(f'{where} needs models = ["model", {{ model = "...", base_url = "..." }}, ...]')
+    strategy = raw.get("strategy", "fallback")
+    if not isinstance(strategy, str):
+        raise CLIError(f"{where}: strategy must be a string")
+    max_cost = raw.get("max_cost")
+    if max_cost is not None and (isinstance(max_cost, bool) or not isinstance(max_cost, (int, float))):
+        raise CLIError(f"{where}: max_cost must be a number of US dollars")
+    return DeploymentSetConfig(tuple(models), strategy, float(max_cost) if max_cost is not None else None)
 
 
 def _route(raw: Any, path: Path, number: int) -> RouteConfig:

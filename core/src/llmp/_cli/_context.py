@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from llmp._cli._config import Config, apply_routes, load_config
-from llmp._cli._errors import UsageError
+from llmp._cli._errors import CLIError, UsageError
+from llmp.errors import ConfigurationError
 
 __all__ = ["DEFAULT_MODEL", "MODEL_ENV", "Context", "LLMFactory", "parse_params"]
 
@@ -27,7 +28,7 @@ MODEL_ENV = "LLMP_MODEL"
 LLMFactory = Callable[..., Any]
 
 
-def _default_factory(model: str, **kwargs: Any) -> Any:
+def _default_factory(model: Any, **kwargs: Any) -> Any:
     import llmp
 
     return llmp.LLM(model, **kwargs)
@@ -70,7 +71,18 @@ class Context:
         self.apply_routes()
         if getattr(self.args, "no_cache", False):
             kwargs.setdefault("cache", False)
-        return self.llm_factory(self.model(), **kwargs)
+        name = self.model()
+        group = self.config.deployments.get(name)
+        if group is None:
+            return self.llm_factory(name, **kwargs)
+        # A named set of deployments: the same LLM call shape, several hosts behind it.
+        kwargs.setdefault("strategy", group.strategy)
+        if group.max_cost is not None:
+            kwargs.setdefault("max_cost", group.max_cost)
+        try:
+            return self.llm_factory(list(group.models), **kwargs)
+        except ConfigurationError as exc:
+            raise CLIError(f"{self.config.path}: [deployments.{name}]: {exc}") from exc
 
     def params(self) -> dict[str, Any]:
         return parse_params(getattr(self.args, "param", None) or [])

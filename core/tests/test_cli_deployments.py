@@ -1,0 +1,54 @@
+"""A named set of deployments in the CLI's config file, used with ``-m NAME``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import llmp
+from llmp._cli import main
+from llmp.testing import FunctionClient, function_registry
+
+
+def test_a_deployment_set_from_the_config_answers_llmp_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(request: Any) -> str:
+        raise llmp.errors.ProviderConnectionError("refused", provider="a")
+
+    first, second = FunctionClient(down), FunctionClient(lambda r: "from the pool")
+    registry = function_registry({"a/*": first, "b/*": second})
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[deployments.pool]\nstrategy = "fallback"\nmodels = ["a/m", { model = "b/m", max_concurrent = 4 }]\n'
+    )
+    built: list[Any] = []
+
+    def factory(model: Any, **kwargs: Any) -> llmp.LLM:
+        built.append((model, kwargs))
+        return llmp.LLM(model, registry=registry, cache=False, max_retries=0)
+
+    out = io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code = main(["--config", str(config), "ask", "-m", "pool", "--no-stream", "hi"], llm_factory=factory)
+    assert code == 0
+    assert out.getvalue().strip() == "from the pool"
+    models, kwargs = built[0]
+    assert models == ["a/m", {"model": "b/m", "max_concurrent": 4}]
+    assert kwargs["strategy"] == "fallback"
+
+
+def test_a_bad_deployment_set_is_one_line_naming_the_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    config = tmp_path / "config.toml"
+    config.write_text("[deployments.pool]\nmodels = []\n")
+    assert main(["--config", str(config), "ask", "-m", "pool", "hi"]) != 0
+    err = capsys.readouterr().err
+    assert "[deployments.pool]" in err
+    assert "Traceback" not in err
