@@ -52,3 +52,28 @@ def test_a_bad_deployment_set_is_one_line_naming_the_table(
     err = capsys.readouterr().err
     assert "[deployments.pool]" in err
     assert "Traceback" not in err
+
+
+def test_verbose_shows_retries_as_they_happen(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 14 item 13: a retry, a back-off, a key stepping aside must not be silence.
+    replies = iter([llmp.errors.ServerError("overloaded", provider="test", status_code=503), "fine"])
+
+    def answer(request: Any) -> str:
+        value = next(replies)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    client = FunctionClient(answer)
+
+    def factory(model: Any, **kwargs: Any) -> llmp.LLM:
+        return llmp.LLM("test/m", registry=client.registry(), cache=False, api_key="sk-verbose-secret")
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr("sys.stdout", out)
+    monkeypatch.setattr("sys.stderr", err)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert main(["ask", "-v", "--no-stream", "hi"], llm_factory=factory) == 0
+    assert out.getvalue().strip() == "fine"
+    assert "llmp: test: ServerError 503: overloaded; retrying in" in err.getvalue()
+    assert "sk-verbose-secret" not in err.getvalue()

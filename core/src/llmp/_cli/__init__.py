@@ -12,9 +12,10 @@ Exit codes: 0 success; 1 an error (or, for ``run`` and ``batch retrieve``, some 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import import_module
 from typing import Any, TextIO
 
@@ -45,7 +46,28 @@ def main(argv: Sequence[str] | None = None, *, llm_factory: Callable[..., Any] |
 
     ctx = Context(parsed) if llm_factory is None else Context(parsed, llm_factory)
     module, _, func = handler_name.partition(":")
-    return _guarded(lambda: int(getattr(import_module(module), func)(ctx)), ctx.verbose, ctx.stderr)
+    with _logs_shown(ctx.stderr, ctx.verbose):
+        return _guarded(lambda: int(getattr(import_module(module), func)(ctx)), ctx.verbose, ctx.stderr)
+
+
+@contextlib.contextmanager
+def _logs_shown(stderr: TextIO, verbose: bool) -> Iterator[None]:
+    """Under ``--verbose``, llmp's own log lines (retries, back-offs, keys stepping aside, rate
+    limit pauses; never a key) go to stderr, so a slow call is not a silent one."""
+    if not verbose:
+        yield
+        return
+    logger = logging.getLogger("llmp")
+    handler = logging.StreamHandler(stderr)
+    handler.setFormatter(logging.Formatter("llmp: %(message)s"))
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
 
 
 def _guarded(command: Callable[[], int], verbose: bool, stderr: TextIO) -> int:
