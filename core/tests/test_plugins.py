@@ -217,3 +217,15 @@ def test_a_model_whose_plugin_llmp_plugins_excludes_says_so_instead_of_install_i
     out = _run(Path("."), code, LLMP_PLUGINS="openai")
     assert "llmp-litellm is installed but not loaded" in out.stdout, out.stdout + out.stderr
     assert "LLMP_PLUGINS=openai" in out.stdout
+
+
+def test_llmp_plugins_excluding_everything_says_so_in_llmp_plugins() -> None:
+    import os
+
+    env = {**os.environ, "LLMP_PLUGINS": "opnai"}
+    out = subprocess.run(
+        [sys.executable, "-m", "llmp", "plugins"], capture_output=True, text=True, env=env, check=False
+    )
+    assert "Did you mean openai" in out.stderr
+    assert "no llmp plugin is loaded: LLMP_PLUGINS=opnai leaves out the installed" in out.stderr
+    assert "pip install llmp-openai" not in out.stderr

@@ -7,6 +7,7 @@ modules, which import nothing but llmp.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -100,22 +101,45 @@ def routes(ctx: Context) -> int:
 def plugins(ctx: Context) -> int:
     import llmp
 
-    infos = _loading(ctx, lambda: llmp.default_registry().plugins())
+    registry = llmp.default_registry()
+    infos = _loading(ctx, registry.plugins)
     if ctx.args.json:
         data = [
-            {"name": p.name, "distribution": p.distribution, "version": p.version, "hooks": list(p.hooks)}
+            {
+                "name": p.name,
+                "distribution": p.distribution,
+                "version": p.version,
+                "hooks": list(p.hooks),
+                "apis": list(p.apis),
+            }
             for p in infos
         ]
         ctx.stdout.write(json.dumps(data, indent=2) + "\n")
         return 0
+    excluded = sorted(set(registry.excluded.values()))
     if not infos:
-        ctx.info("no llmp plugins are installed (try: pip install llmp-openai)")
+        if excluded:
+            allowed = os.environ.get("LLMP_PLUGINS", "")
+            ctx.info(
+                f"no llmp plugin is loaded: LLMP_PLUGINS={allowed} leaves out the installed "
+                + ", ".join(excluded)
+            )
+        else:
+            ctx.info("no llmp plugins are installed (try: pip install llmp-openai)")
         return 0
     body = [
-        (p.distribution, p.version or "-", p.name, ", ".join(h.removeprefix("llmp_") for h in p.hooks))
+        (
+            p.distribution,
+            p.version or "-",
+            p.name,
+            ", ".join(p.apis) or "-",
+            ", ".join(h.removeprefix("llmp_") for h in p.hooks),
+        )
         for p in infos
     ]
-    ctx.stdout.write(table(("DISTRIBUTION", "VERSION", "ENTRY POINT", "HOOKS"), body) + "\n")
+    ctx.stdout.write(table(("DISTRIBUTION", "VERSION", "ENTRY POINT", "APIS", "HOOKS"), body) + "\n")
+    if excluded:
+        ctx.info(f"not loaded (LLMP_PLUGINS): {', '.join(excluded)}")
     return 0
 
 
