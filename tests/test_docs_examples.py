@@ -43,6 +43,7 @@ PAGES = [
     "structured-output.md",
     "errors.md",
     "testing.md",
+    "writing-plugins.md",
 ]
 _FENCE = re.compile(r"^```(\w*)\s*$")
 
