@@ -75,7 +75,9 @@ def _pieces(text: str, size: int) -> list[str]:
 
 
 class FunctionBatch:
-    """An in-memory batch API: a submitted batch finishes after `polls` status checks."""
+    """An in-memory batch API: a batch reports ``in_progress`` to its first `polls` status
+    checks and completes at the next one (with ``polls=0``, at once: retrieve works straight
+    away)."""
 
     def __init__(self, client: FunctionClient, polls: int = 0) -> None:
         self._client = client
@@ -92,12 +94,13 @@ class FunctionBatch:
         batch["seen"] += 1
         total = len(batch["requests"])
         if batch["seen"] > self.polls:
+            batch["done"] = True
             return BatchStatus("completed", "ended", completed=total, total=total)
         return BatchStatus("in_progress", "in_progress", total=total)
 
     async def retrieve(self, batch_id: str) -> BatchResults:
         batch = self.batches[batch_id]
-        if batch["seen"] <= self.polls:
+        if not (batch.get("done") or self.polls == 0):
             return BatchResults(done=False)
         results: dict[str, Response] = {}
         errors: dict[str, BatchFailure] = {}
