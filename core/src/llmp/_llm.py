@@ -46,16 +46,21 @@ def _positive(name: str, value: object, *, integer: bool = False, allow_none: bo
 
 
 class LLM(JobMethods, BatchMethods):
-    """A model, ready to generate.
+    """A model (or a set of deployments), ready to generate.
 
-    ```python
-    llm = llmp.LLM("gpt-4.1-mini")
-    llm.generate(["What is 2+2?", "Name a color."])   # [["4"], ["Blue"]]
-    ```
+    >>> llm = LLM("gpt-4.1-mini")
+    >>> llm.generate(["What is 2+2?", "Name a color."])   # [["4"], ["Blue"]]
+
+    >>> pool = LLM(["gpt-4.1-mini", "gemini/gemini-3-flash-preview"], strategy="fallback")
 
     Args:
         model: A model name as the routing table knows it (``"gpt-4.1-mini"``,
-            ``"gemini/gemini-3-flash-preview"``, ``"anthropic/claude-sonnet-4-6"``).
+            ``"gemini/gemini-3-flash-preview"``, ``"anthropic/claude-sonnet-4-6"``), or a list of
+            deployments (names, `llmp.Deployment` objects or dicts) behind one call shape.
+        strategy: How a set of deployments picks one per request: ``"fallback"``,
+            ``"round_robin"``, ``"weighted"``, ``"least_busy"``, ``"lowest_latency"``, ``"cheapest"``.
+        max_cost: A budget in US dollars that is never overshot (requests reserve their worst case
+            before sending; when it no longer fits, `BudgetExceededError`).
         max_concurrent: Requests this instance has in flight at most, over all its keys (an
             adaptive window per key shrinks below it on 429s).
         cache: True (the shared cache: ``LLMP_CACHE_URL`` or the SQLite file under
@@ -67,6 +72,8 @@ class LLM(JobMethods, BatchMethods):
         max_retry_wait: The longest ``Retry-After`` waited out; a longer one fails at once.
         output_retries: How many times a reply that does not match ``response_format`` is
             asked for again before `OutputValidationError` is raised.
+        fallback_on_content_filter: In a set, move a refused or filtered answer to the next deployment.
+        cache_across_models: In a set, serve an answer another deployment's (different) model gave.
         base_url: Overrides the route's host (``OPENAI_BASE_URL`` and friends too).
         api_key: Overrides the key from the environment.
         registry: The plugin registry (default: the process-wide one).

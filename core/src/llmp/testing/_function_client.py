@@ -116,14 +116,15 @@ class FunctionBatch:
 
 
 class FunctionClient:
-    """See the module docstring. `capabilities` may be one value or a function of the model;
+    """See the module docstring. `capabilities` may be one value or a function of the model
+    (default: `FULL_CAPABILITIES`, everything);
     `params` names the extra parameters the client accepts (beyond `llmp.COMMON_PARAMS`)."""
 
     def __init__(
         self,
         reply: ReplyFunction,
         *,
-        capabilities: Capabilities | Callable[[str], Capabilities] = FULL_CAPABILITIES,
+        capabilities: Capabilities | Callable[[str], Capabilities] | None = None,
         stream: Callable[[Request], AsyncIterator[Chunk] | Iterable[Chunk]] | None = None,
         chunk_size: int = 4,
         params: Iterable[str] = (),
@@ -132,7 +133,7 @@ class FunctionClient:
         batch_polls: int = 0,
     ) -> None:
         self._reply = reply
-        self._capabilities = capabilities
+        self._capabilities = FULL_CAPABILITIES if capabilities is None else capabilities
         self._stream = stream
         self.chunk_size = chunk_size
         self.params = frozenset(params)
