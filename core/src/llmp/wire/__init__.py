@@ -17,12 +17,14 @@ SSE and error helpers); `Lanes` imports httpx2 when it opens its first client.
 
 from __future__ import annotations
 
+from llmp.wire._lanes import Lanes
 from llmp.wire._ratelimit import parse_duration, rate_limit_info, retry_after
 from llmp.wire._sse import ServerSentEvent, SSEDecoder
 from llmp.wire._status import error_from_status, retry_delay
 from llmp.wire._transport import error_from_transport, is_tls_failure
 
 __all__ = [
+    "Lanes",
     "SSEDecoder",
     "ServerSentEvent",
     "error_from_status",
