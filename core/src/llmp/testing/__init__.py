@@ -129,3 +129,9 @@ if TYPE_CHECKING:
     from llmp.testing._redis import RedisServer
 __all__ += ["RedisServer"]
 _HOMES.update({"RedisServer": "_redis"})
+
+# A raw HTTP/2 server that misbehaves at the frame level (GOAWAY mid-body, dropped sessions).
+if TYPE_CHECKING:
+    from llmp.testing._raw_h2 import RawH2Server
+__all__ += ["RawH2Server"]
+_HOMES.update({"RawH2Server": "_raw_h2"})

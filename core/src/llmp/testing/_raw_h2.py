@@ -289,7 +289,13 @@ async def _serve_http11(reader: asyncio.StreamReader, writer: asyncio.StreamWrit
 
 
 class RawH2Server:
-    """Serve the paths above from a daemon thread with its own event loop.
+    """A raw HTTP/2 server on a loopback port, in a daemon thread with its own event loop.
+
+    The request's path says how it misbehaves: ``/ok`` (``?hold=N``, ``?delay=S``, ``?size=N``),
+    ``/goaway`` (half the body, then GOAWAY: ``?code=``, ``?last=``, ``?then=close|silent|rest``),
+    ``/destroy`` (drop the connection unanswered), ``/trickle`` and ``/sse-keepalive``
+    (``?interval=``, ``?count=``). Clients trust it through ``verify=server.tls.client_context()``
+    or ``SSL_CERT_FILE=server.ca_path``.
 
     ``alpn``: the protocols offered in TLS (``("h2",)`` by default; ``("http/1.1",)`` for a server
     that never negotiates h2). ``tls=False``: plain-text HTTP/1.1. The counters
