@@ -168,3 +168,35 @@ def test_the_key_appears_nowhere(
     out, err = capfd.readouterr()
     assert key not in out
     assert key not in err
+
+
+def test_llmp_run_never_prints_or_saves_an_echoed_key(
+    fake_openai: FakeOpenAIServer,
+    all_debug: Capture,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`llmp run`'s "first failure" line and its output file (issue 15 item 2)."""
+    from llmp._cli import main
+
+    key = "sk-" + secrets.token_urlsafe(30)
+    monkeypatch.setattr(fake_openai, "api_keys", frozenset({key}))
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("LLMP_CONFIG", raising=False)
+    monkeypatch.delenv("LLMP_MODEL", raising=False)
+    fake_openai.inject(
+        StatusError(400, message=f"bad value {key}"), times=None, when=lambda b: "poison" in json.dumps(b)
+    )
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text('{"prompt": "fine"}\n{"prompt": "poison"}\n')
+    code = main(["run", str(source), "-o", str(out), "-m", "gpt-4.1-mini"])
+    stdout, stderr = capfd.readouterr()
+    assert code != 0
+    assert "first failure" in stderr
+    assert "[redacted key" in stderr
+    assert key not in stdout + stderr
+    assert b"BadRequestError" in out.read_bytes()
+    assert key.encode() not in out.read_bytes()
+    assert key not in "\n".join(all_debug.lines)
