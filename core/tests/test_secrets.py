@@ -7,6 +7,7 @@ import logging
 import secrets
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -178,11 +179,37 @@ def test_an_existing_record_factory_keeps_running(records: list[logging.LogRecor
     assert key not in records[-1].getMessage()
 
 
-def test_credential_headers_are_never_indexed_by_h2(key: str, records: list[logging.LogRecord]) -> None:
+@pytest.mark.parametrize("how", ["a key registered with h2 loaded", "Lanes built"])
+def test_credential_headers_are_never_indexed_by_h2(how: str, records: list[logging.LogRecord]) -> None:
     import h2.config
     import h2.connection
+    import h2.utilities
     import hpack
 
+    from llmp.wire import Lanes
+
+    original = h2.utilities._SECURE_HEADERS
+    h2s_own = frozenset({b"authorization", b"proxy-authorization"})
+    key = canary()
+    try:
+        if how == "Lanes built":
+            _secrets.register(key)
+            h2.utilities._SECURE_HEADERS = h2s_own
+            Lanes("https://example.invalid")
+        else:
+            h2.utilities._SECURE_HEADERS = h2s_own
+            _secrets.register(key)
+        encoded = _encoded_headers(h2, hpack, key)
+    finally:
+        h2.utilities._SECURE_HEADERS = original
+    sensitive = {bytes(h[0]) for h in encoded if isinstance(h, hpack.NeverIndexedHeaderTuple)}
+    assert sensitive >= {b"authorization", b"x-api-key", b"x-goog-api-key", b"api-key"}
+    assert key not in formatted(records)
+    assert "SENSITIVE_REDACTED" in formatted(records)
+
+
+def _encoded_headers(h2: Any, hpack: Any, key: str) -> list[Any]:
+    """The headers of one request with every credential header, as the server decodes them."""
     connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     connection.initiate_connection()
     connection.data_to_send()
@@ -192,8 +219,4 @@ def test_credential_headers_are_never_indexed_by_h2(key: str, records: list[logg
     connection.send_headers(1, headers, end_stream=True)
     frames = connection.data_to_send()
     block = frames[9:]  # one HEADERS frame: its 9-byte header, then the HPACK block
-    decoded = hpack.Decoder().decode(block, raw=True)
-    sensitive = {bytes(h[0]) for h in decoded if isinstance(h, hpack.NeverIndexedHeaderTuple)}
-    assert sensitive >= {b"authorization", b"x-api-key", b"x-goog-api-key", b"api-key"}
-    assert key not in formatted(records)
-    assert "SENSITIVE_REDACTED" in formatted(records)
+    return list(hpack.Decoder().decode(block, raw=True))

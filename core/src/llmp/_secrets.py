@@ -14,12 +14,15 @@ echoes it back ("Invalid header value: Bearer sk-..."). So every key llmp reads 
   HPACK-encoded header blocks, where a key is Huffman-coded and no text search finds it: those
   (binary) arguments are replaced by their length;
 - credential headers become HPACK never-indexed (`llmp.wire._hpack`), so h2 keeps them out of
-  its compression table and hpack logs them as ``SENSITIVE_REDACTED``.
+  its compression table and hpack logs them as ``SENSITIVE_REDACTED``: at registration if h2 is
+  loaded already, else when `llmp.wire.Lanes` is built (importing h2 here would slow every cold
+  start that never speaks HTTP/2).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -79,9 +82,10 @@ def register(key: str | None) -> None:
         _pattern = re.compile("|".join(map(re.escape, forms)))
         _byte_pattern = re.compile(b"|".join(re.escape(f.encode()) for f in forms))
         _install_logging()
-    from llmp.wire._hpack import never_index_credentials
+    if "h2.utilities" in sys.modules:  # else `llmp.wire.Lanes` does it, when h2 is needed anyway
+        from llmp.wire._hpack import never_index_credentials
 
-    never_index_credentials()
+        never_index_credentials()
 
 
 def scrub(text: str) -> str:

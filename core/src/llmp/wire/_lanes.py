@@ -68,8 +68,13 @@ class Lanes:
 
     ```python
     lanes = Lanes("https://api.example.com/v1", timeout=httpx2.Timeout(600, connect=15))
-    response = await lanes.send(httpx2.Request("POST", url, json=body))
-    async with contextlib.aclosing(await lanes.send(request, stream=True)) as ...: ...
+    response = await lanes.send(httpx2.Request("POST", url, json=body))  # body read
+    response = await lanes.send(request, stream=True)
+    try:
+        async for data in response.aiter_raw():
+            ...
+    finally:
+        await response.aclose()  # the lane counts this request until then
     await lanes.aclose()
     ```
     """
