@@ -42,9 +42,11 @@ provider's own message and any `retry_after`. No message ever contains an API ke
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+from llmp import _secrets
 from llmp.types import RateLimitInfo, Usage
 
 __all__ = [
@@ -167,6 +169,12 @@ class ProviderError(LLMPError):
         body: Any = None,
         usage: Usage | None = None,
     ) -> None:
+        # A server may echo the key back ("Invalid header value: Bearer sk-..."): no registered
+        # key survives into the message, the body, str/repr, or the exception this is raised
+        # from (the one being handled now), whose text a printed traceback would show.
+        message = _secrets.scrub(message)
+        body = _secrets.scrub_value(body)
+        _secrets.scrub_exception(sys.exc_info()[1])
         self.message = message
         #: Tokens the provider billed for this failed request (an empty answer still costs).
         self.usage = usage

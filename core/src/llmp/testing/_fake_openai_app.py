@@ -6,21 +6,25 @@ The hot path (no faults, no delays) does one JSON parse, one render and one body
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmp.testing import _openai_wire as wire
 from llmp.testing._fake_openai_batch import FakeBatches
 from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
 from llmp.testing._faults import (
+    EchoKey,
+    HugeLine,
     MalformedChunk,
     ResetMidStream,
     Slow,
     StatusError,
     StreamFault,
+    Trickle,
     TruncatedStream,
 )
 from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, client_gone, reset_stream
@@ -62,6 +66,13 @@ async def _wait_unless_gone(receive: Receive, seconds: float, wake: asyncio.Even
         gone.cancel()
         woken.cancel()
     return gone not in done
+
+
+def _padding_event(completion: wire.Completion, size: int) -> bytes:
+    """A valid chunk of about ``size`` bytes that adds nothing to the answer (see `HugeLine`)."""
+    event = {"id": completion.id, "object": "chat.completion.chunk", "created": completion.created}
+    event.update(model=completion.model, choices=[], padding="x" * size)
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
 
 
 def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
@@ -226,6 +237,8 @@ class FakeOpenAIApp(FakeOpenAIState):
         record.fault = fault
         if isinstance(fault, StatusError):
             raise fault.to_response()
+        if isinstance(fault, EchoKey):
+            raise fault.to_response(record.headers.get("authorization", ""))
         if isinstance(fault, Slow) and not await _wait_unless_gone(
             receive, fault.seconds, self._wake_event()
         ):
@@ -242,7 +255,11 @@ class FakeOpenAIApp(FakeOpenAIState):
             if ttft > 0 and not await _pause(send, ttft):
                 return
             headers = [_SSE, *self._common(request_id, started), *admission.headers]
-            if stream_fault is not None:
+            if isinstance(fault, HugeLine):
+                steps = [_padding_event(completion, fault.size), *steps]
+            if isinstance(fault, Trickle):
+                await self._trickle(record, send, headers, b"".join(steps), fault, streaming=True)
+            elif stream_fault is not None:
                 # A fault always lands before the finish chunks, however late it was asked for.
                 open_events = len(completion.choices) + sum(len(c.pieces) for c in completion.choices)
                 head, _ = wire.split_events(b"".join(steps), min(stream_fault.after_chunks, open_events))
@@ -259,7 +276,9 @@ class FakeOpenAIApp(FakeOpenAIState):
             return
         headers = [_JSON, *self._common(request_id, started), *admission.headers]
         body = completion.json_body()
-        if stream_fault is not None:
+        if isinstance(fault, Trickle):
+            await self._trickle(record, send, headers, body, fault, streaming=False)
+        elif stream_fault is not None:
             await self._broken(record, send, headers, body[: len(body) // 2], stream_fault, streaming=False)
         else:
             await self._respond(record, send, 200, headers, body)
@@ -298,6 +317,34 @@ class FakeOpenAIApp(FakeOpenAIState):
             if i and not await _pause(send, token_delay):
                 return  # the client left mid-stream: stop generating, as a real server does
             await send({"type": "http.response.body", "body": step, "more_body": i < last})
+
+    async def _trickle(
+        self,
+        record: RequestRecord,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        fault: Trickle,
+        *,
+        streaming: bool,
+    ) -> None:
+        record.status = 200
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        pieces: Iterator[bytes]
+        if fault.keepalive:
+            piece = b": keep-alive\n\n" if streaming else b" "  # JSON allows leading whitespace
+            pieces = (
+                itertools.repeat(piece, fault.count) if fault.count is not None else itertools.repeat(piece)
+            )
+        else:
+            slow_part = body if fault.count is None else body[: fault.count]
+            pieces = (slow_part[i : i + 1] for i in range(len(slow_part)))
+            body = body[len(slow_part) :]
+        for piece in pieces:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            if not await _pause(send, fault.interval):
+                return  # the client gave up, as it should
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _broken(
         self,
