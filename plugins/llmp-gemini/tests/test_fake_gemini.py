@@ -6,7 +6,6 @@ plugin's tests run against what google-genai really sends and parses.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from llmp.testing import EmptyAnswer, FakeGeminiServer, StatusError, malformed_chunk, reset_mid_stream
+from llmp.testing._conformance import PNG
 from llmp.testing._gemini_wire import format_retry_delay
 
 PATH = "/v1beta/models/gemini-3-flash-preview:generateContent"
@@ -204,9 +204,6 @@ def test_reset_restores_knobs_and_forgets(fake_gemini_server: FakeGeminiServer) 
 
 # ----- rich answers, as the SDK reads them -----
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-)
 WEATHER = types.FunctionDeclaration(
     name="weather",
     description="The weather in a city.",

@@ -10,15 +10,13 @@ import pytest
 from google.genai import types
 
 from llmp.errors import UnsupportedParameterError
+from llmp.testing._conformance import PNG
 from llmp.types import OutputSchema, Reasoning, Request, Tool
 from llmp_gemini._conversion import check_params, rest_body
 from llmp_gemini._messages import to_contents
 from llmp_gemini._models import capabilities
 from llmp_gemini._thinking import effective_params, thinking_config
 
-PNG = base64.b64decode(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
-)
 # Signatures whose base64 has no '+' or '/': the SDK re-encodes bytes URL-safe, we send them as given.
 SIGNATURE = base64.b64encode(b"signed-call-000").decode()
 TEXT_SIGNATURE = base64.b64encode(b"signed-text-000").decode()
