@@ -461,6 +461,7 @@ def test_thinking_config(
         ("gemini-2.5-pro", {}, Reasoning(budget_tokens=64), "from 128 to 32768"),
         ("gemini-2.5-flash-lite", {"thinking_budget": 100}, None, "from 512 to 24576"),
         ("gemini-2.0-flash", {"thinking_budget": 100}, None, "does not think"),
+        ("gemini-2.0-flash", {}, Reasoning(effort="low"), "reasoning: gemini-2.0-flash does not think"),
         ("gemini-3-flash-preview", {"thinking_budget": True}, None, "thinking_budget must be"),
     ],
 )

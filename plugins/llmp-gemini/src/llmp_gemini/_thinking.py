@@ -142,6 +142,8 @@ def _cannot_stop(model: str, what: str) -> str:
 
 
 def _from_reasoning(model: str, kind: Family, reasoning: Reasoning) -> dict[str, Any]:
+    if not kind.thinks:  # the core refuses this for live calls; a batch request gets here
+        raise UnsupportedParameterError(f"reasoning: {_bare(model)} does not think; leave it out")
     if not reasoning.enabled:
         if not kind.can_stop:
             raise UnsupportedParameterError(_cannot_stop(model, "reasoning=off"))
