@@ -20,6 +20,7 @@ from llmp.errors import (
     ProviderConnectionError,
     ProviderTimeoutError,
     TLSError,
+    UnsupportedFeatureError,
     UnsupportedParameterError,
 )
 from llmp.testing import FakeGeminiServer, GeminiRequestRecord, StatusError, reset_mid_stream, slow
@@ -132,8 +133,8 @@ def test_max_tokens_and_stop_are_honoured(fake_gemini: FakeGeminiServer, make_ll
 
 def test_unsupported_parameters_fail_before_sending(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
     llm = make_llm()
-    with pytest.raises(UnsupportedParameterError, match="'logprobs'"):
-        llm.chat("x", logprobs=True)
+    with pytest.raises(UnsupportedFeatureError, match="logprobs"):
+        llm.chat("x", logprobs=True)  # the core refuses what the client says it cannot do
     with pytest.raises(UnsupportedParameterError, match="thinking_budget and thinking_level were both given"):
         llm.chat("x", thinking_budget=128, thinking_level="low")
     with pytest.raises(UnsupportedParameterError, match="Did you mean 'thinking_budget'"):
