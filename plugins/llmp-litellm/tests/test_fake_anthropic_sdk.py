@@ -4,8 +4,6 @@ event that the SDK's own accumulator turns into the same message; the requests l
 valid ``MessageCreateParams``; and the fake refuses what the API refuses."""
 
 import base64
-import ssl
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -49,18 +47,6 @@ CITY = {
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
-
-
-@pytest.fixture
-def http(fake_anthropic: FakeAnthropicServer) -> Iterator[httpx.Client]:
-    headers = {"x-api-key": fake_anthropic.api_key, "anthropic-version": "2023-06-01"}
-    with httpx.Client(
-        base_url=fake_anthropic.base_url,
-        headers=headers,
-        verify=ssl.create_default_context(cafile=str(fake_anthropic.ca_path)),
-        http2=True,
-    ) as client:
-        yield client
 
 
 def body(text: str = "one two three", **overrides: Any) -> dict[str, Any]:

@@ -65,10 +65,17 @@ def completion_kwargs(
     if request.n != 1:
         kwargs["n"] = request.n
     if request.tools:
+        # Anthropic's tools have no strict flag that litellm maps; OpenAI-style hosts take it.
+        strict = provider != "anthropic"
         kwargs["tools"] = [
             {
                 "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": dict(t.parameters)},
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": dict(t.parameters),
+                    **({"strict": True} if t.strict and strict else {}),
+                },
             }
             for t in request.tools
         ]
