@@ -26,6 +26,8 @@ def test_anthropic_capabilities() -> None:
     assert caps.logprobs is False
     assert caps.max_output_tokens == 64_000
     assert "thinking" in caps.params
+    snapshot = client().capabilities("claude-sonnet-4-6-20991231")  # not in the map: its alias's
+    assert snapshot == caps
     unknown = client().capabilities("claude-not-a-model-9")
     assert (unknown.tools, unknown.json_schema, unknown.vision, unknown.reasoning) == (False,) * 4
 

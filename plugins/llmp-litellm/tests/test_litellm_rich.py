@@ -202,9 +202,13 @@ def test_an_altered_thinking_block_is_refused_by_the_api(
 def test_thinking_settings_the_api_refuses_fail_before_sending(
     fake_anthropic: FakeAnthropicServer, make_llm: Any, options: dict[str, Any], complaint: str
 ) -> None:
+    llm = make_llm()
     with pytest.raises(errors.UnsupportedParameterError, match=complaint):
-        make_llm().complete("x", **options)
+        llm.complete("x", **options)
+    with pytest.raises(errors.UnsupportedParameterError, match=complaint):
+        list(llm.stream_events("x", **options))
     assert fake_anthropic.request_count == 0
+    assert llm.chat("x") == "Echo: x"  # nothing was left holding a slot
 
 
 # -- structured output, images -----------------------------------------------------------------

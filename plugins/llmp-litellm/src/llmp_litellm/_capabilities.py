@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from llmp.types import Capabilities
+from llmp_litellm._prices import undated
 
 __all__ = [
     "ANTHROPIC_PARAMS",
@@ -120,10 +121,11 @@ def _int(info: Mapping[str, Any], key: str) -> int | None:
 
 def capabilities_for(provider: str, model: str) -> Capabilities:
     """The `Capabilities` of `model`: ``provider`` is ``"anthropic"`` (its model name) or the
-    catch-all's (the name as litellm takes it, ``"mistral/mistral-large-latest"``)."""
+    catch-all's (the name as litellm takes it, ``"mistral/mistral-large-latest"``). A dated
+    Claude snapshot the map does not list yet has its alias's capabilities, as it has its price."""
     if provider != "anthropic":
         return _catch_all(model)
-    info = model_info(provider, model)
+    info = model_info(provider, model) or model_info(provider, undated(model))
     tools = _flag(info, "supports_function_calling")
     reasoning = _flag(info, "supports_reasoning")
     return Capabilities(

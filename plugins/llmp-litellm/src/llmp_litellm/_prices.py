@@ -57,8 +57,13 @@ LONG_CONTEXT: dict[str, tuple[float, float]] = {
 _SNAPSHOT = re.compile(r"-(\d{8}|latest)$")
 
 
+def undated(model: str) -> str:
+    """``"claude-sonnet-4-5-20250929"`` -> ``"claude-sonnet-4-5"`` (and ``-latest`` likewise)."""
+    return _SNAPSHOT.sub("", model)
+
+
 def lookup(model: str) -> Price | None:
-    return ANTHROPIC.get(model) or ANTHROPIC.get(_SNAPSHOT.sub("", model))
+    return ANTHROPIC.get(model) or ANTHROPIC.get(undated(model))
 
 
 def _writes(usage: Usage) -> tuple[int, int]:
