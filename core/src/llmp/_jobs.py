@@ -100,8 +100,9 @@ async def run_job(
             await asyncio.gather(*(worker() for _ in range(concurrency)))
         except Exception as error:  # e.g. a non-str prompt from a generator
             fatal.append(error)
-        finally:
-            await queue.put(None)
+        # Not in a `finally`: a cancelled job has no consumer left, and a put into its full
+        # queue would wait forever (Ctrl-C between two items hung there).
+        await queue.put(None)
 
     bar = Progress(progress, total, engine.stats, desc=engine.model)
     runner = asyncio.ensure_future(run_workers())
