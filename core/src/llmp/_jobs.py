@@ -80,7 +80,7 @@ async def run_job(
                 if checkpoint is not None and key is not None:
                     restored = checkpoint.restored(index, key)
                     if restored is not None:
-                        await queue.put((index, restored))
+                        await queue.put((index, list(restored["texts"])))
                         continue
                 response = await engine.complete(request, key)
             except _FATAL as error:
@@ -88,11 +88,12 @@ async def run_job(
                 return
             except Exception as error:
                 if checkpoint is not None and key is not None:
-                    checkpoint.write(index, key, None, None, error)
+                    checkpoint.write(index, key, None, error)
                 await queue.put((index, error))
                 continue
             if checkpoint is not None and key is not None:
-                checkpoint.write(index, key, response.texts, response.usage, None)
+                saved = {"texts": response.texts, "usage": response.usage.to_dict()}
+                checkpoint.write(index, key, saved, None)
             await queue.put((index, response.texts))
 
     async def run_workers() -> None:
@@ -123,7 +124,7 @@ async def run_job(
             # Only a finished job is rewritten in order; an interrupted one stays append-only
             # (every line valid), ready to resume.
             if completed:
-                checkpoint.finish()
+                checkpoint.finish(total)
             else:
                 checkpoint.close()
 
