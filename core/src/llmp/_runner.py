@@ -19,7 +19,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
 __all__ = ["UNWIND_TIMEOUT", "iterate_sync", "run_sync"]
@@ -75,14 +75,14 @@ class _Call(Generic[T]):
     caller can wait for the task's clean-up.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, make: Callable[[], Coroutine[Any, Any, T]]) -> None:
         self._loop = loop
-        self._coro = coro
+        self._make = make  # called on the loop: no coroutine exists before it is scheduled
         self._outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
         self._task: asyncio.Task[T] | None = None
 
     def _start(self) -> None:  # on the loop
-        self._task = self._loop.create_task(self._coro)
+        self._task = self._loop.create_task(self._make())
         self._task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[T]) -> None:  # on the loop
@@ -99,7 +99,7 @@ class _Call(Generic[T]):
         if self._task is not None:
             self._task.cancel()
         else:
-            self._coro.close()
+            self._make().close()  # closed unstarted: no "never awaited" warning
             self._outcome.set_exception(asyncio.CancelledError())
 
     def run(self) -> T:
@@ -118,9 +118,21 @@ class _Call(Generic[T]):
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on the private loop and block until it finishes."""
+    try:
+        loop = _background_loop()
+        _check_not_on_loop()
+    except BaseException:
+        coro.close()
+        raise
+    return _Call(loop, lambda: coro).run()
+
+
+def _run_made(make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`run_sync` of ``make()``, with the coroutine created on the loop: an interrupt before it
+    is scheduled leaves no coroutine behind (iterators run one such call per item)."""
     loop = _background_loop()
     _check_not_on_loop()
-    return _Call(loop, coro).run()
+    return _Call(loop, make).run()
 
 
 def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
@@ -152,7 +164,7 @@ def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
 
     try:
         while True:
-            more, item = run_sync(step())
+            more, item = _run_made(step)
             if not more:
                 return
             yield item  # type: ignore[misc]
@@ -165,4 +177,4 @@ def iterate_sync(agen: AsyncIterator[T]) -> Iterator[T]:
             _closing.add(task)
             task.add_done_callback(_closing.discard)
         else:
-            run_sync(close())
+            _run_made(close)
