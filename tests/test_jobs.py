@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import llmp
-from llmp._checkpoint import CheckpointMismatchError
-from llmp.errors import AuthenticationError, BadRequestError
+from llmp.errors import AuthenticationError, BadRequestError, CheckpointMismatchError
 from llmp.testing import FakeOpenAIServer, bad_request
 
 PROMPTS = [f"prompt number {i}" for i in range(20)]
@@ -29,8 +28,8 @@ def test_checkpoint_is_complete_in_order_and_resume_sends_nothing(
     assert results == [[f"Echo: {p}"] for p in PROMPTS]
     records = lines(out)
     assert [r["index"] for r in records] == list(range(20))
-    assert all(r["error"] is None and r["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
-    assert records[3]["outputs"] == ["Echo: prompt number 3"]
+    assert all(r["error"] is None and r["response"]["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
+    assert [c["text"] for c in records[3]["response"]["choices"]] == ["Echo: prompt number 3"]  # type: ignore[index]
     assert fake_openai.request_count == 20
 
     again = llmp.LLM("gpt-4.1-mini", cache=False)
@@ -115,7 +114,8 @@ def test_non_str_prompt_from_a_generator_stops_with_type_error(
         llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=1).generate(
             prompts(), output_jsonl=tmp_path / "j"
         )  # type: ignore[arg-type]
-    assert lines(tmp_path / "j")[0]["outputs"] == ["Echo: fine"], "what finished before the error is kept"
+    kept = lines(tmp_path / "j")[0]["response"]["texts"]  # type: ignore[index]
+    assert kept == ["Echo: fine"], "what finished before the error is kept"
 
 
 def test_a_rejected_key_stops_the_job_early(
