@@ -364,6 +364,8 @@ def test_unset_or_empty_means_no_global_cap(env: pytest.MonkeyPatch) -> None:
     assert global_slots_from_env() is None
     env.setenv("LLMP_GLOBAL_CONCURRENCY", "  ")
     assert global_slots_from_env() is None
+    env.setenv("LLMP_REDIS_URL", "redis://127.0.0.1:1/0")  # a URL alone sets no cap (and is not dialled)
+    assert global_slots_from_env() is None
 
 
 def test_env_limit_and_a_default_directory_that_ignores_the_cache_dir(
@@ -407,7 +409,18 @@ def test_bad_values_are_errors_naming_the_variable(env: pytest.MonkeyPatch, name
 @pytest.mark.parametrize("limit", [0, -1, 2.5, True, "3"])
 def test_bad_explicit_limit_is_an_error_naming_it(limit: object) -> None:
     with pytest.raises(ConfigurationError, match="global_slots limit must be a positive integer"):
-        global_slots(limit)  # type: ignore[arg-type]
+        global_slots(limit, redis_url="")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "0.1", "inf", "nan"])
+def test_bad_lease_is_an_error_naming_the_variable(env: pytest.MonkeyPatch, raw: str) -> None:
+    env.setenv("LLMP_GLOBAL_CONCURRENCY", "2")
+    env.setenv("LLMP_REDIS_URL", "redis://127.0.0.1:1/0")
+    env.setenv("LLMP_GLOBAL_LEASE", raw)
+    with pytest.raises(
+        ConfigurationError, match=rf"^LLMP_GLOBAL_LEASE must be a number of seconds .*got '{raw}'"
+    ):
+        global_slots_from_env()
 
 
 # -- the default directory is safe in a shared /tmp ---------------------------------------------------
