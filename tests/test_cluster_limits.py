@@ -3,7 +3,7 @@
 Each process runs a job through the public `llmp.LLM(...).generate(...)` with
 `LLMP_GLOBAL_CONCURRENCY` and `LLMP_REDIS_URL` set, and the fake server counts what reaches it:
 the cap holds across processes, a SIGKILLed worker's slots come back within the lease, a Redis
-restart mid-job loses nothing.
+restart mid-job loses nothing, and a shared rpm bucket admits no more than the rate plus a burst.
 """
 
 from __future__ import annotations
@@ -204,3 +204,48 @@ def test_redis_restarted_mid_job_the_jobs_carry_on_and_lose_nothing(
     # Coming back is exact: slots taken locally are registered, and nothing is granted until every
     # holder had time to register its leases with the restarted Redis.
     assert after <= 3
+
+
+BUCKET_JOB = """
+import asyncio, json, sys, time
+from llmp._buckets import rate_bucket
+
+async def main():
+    bucket = rate_bucket("test:rpm", 6000, per=60, burst=10)  # 100/s, shared via LLMP_REDIS_URL
+    assert type(bucket).__name__ == "RedisTokenBucket"
+    stop, times = time.monotonic() + float(sys.argv[1]), []
+
+    async def hammer():
+        while time.monotonic() < stop:
+            await bucket.acquire()
+            times.append(time.time())
+
+    await asyncio.gather(*(hammer() for _ in range(8)))
+    print(json.dumps(times))
+
+asyncio.run(main())
+"""
+
+
+def test_a_shared_rpm_bucket_admits_the_rate_plus_one_burst_across_processes(
+    redis_server: RedisServer,
+) -> None:
+    env = {**os.environ, "LLMP_REDIS_URL": redis_server.url}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", BUCKET_JOB, "2.0"], env=env, stdout=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    times = sorted(t for p in procs for t in json.loads(p.communicate(timeout=60)[0]))
+    assert all(p.returncode == 0 for p in procs)
+    rate, burst = 100.0, 10
+    for window in (0.1, 0.5, 1.0, 2.0):
+        start, most = 0, 0
+        for end in range(len(times)):
+            while times[end] - times[start] > window:
+                start += 1
+            most = max(most, end - start + 1)
+        # Redis's clock admits; each process stamps a round trip later: allow one more.
+        assert most <= burst + rate * window + 2, (window, most)
+    span = times[-1] - times[0]
+    print(f"{len(times)} admitted in {span:.2f}s (allowed {burst + rate * span:.0f})")
+    assert len(times) >= 0.8 * rate * span  # the processes shared the budget, they did not waste it
