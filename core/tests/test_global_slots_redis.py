@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,6 +115,35 @@ async def test_a_slot_held_longer_than_its_lease_stays_held(
     assert count(redis_server, LEASES) == 1
     slot.release()
     (await asyncio.wait_for(contender, 10)).release()
+
+
+async def test_renewing_never_brings_back_a_released_lease(redis_server: RedisServer, tmp_path: Path) -> None:
+    """The renewer thread runs beside the loop that releases. A lease released between the
+    thread's look at what is held and its call must stay released; it came back (for a whole
+    lease, taking a slot nobody held) when renewing added leases instead of extending them."""
+    slots = cluster(redis_server, tmp_path, 3, lease=1.0)  # renewed every 250 ms
+    looked, go, done = threading.Event(), threading.Event(), threading.Event()
+    run_sync = slots.link.run_sync
+
+    def preempted(*args: Any) -> Any:
+        looked.set()  # the thread has its list of held leases...
+        go.wait(10)  # ...and loses the CPU before its call
+        try:
+            return run_sync(*args)
+        finally:
+            done.set()
+
+    slots.link.run_sync = preempted  # type: ignore[method-assign]
+    held = [await slots.acquire() for _ in range(3)]
+    await wait_until(looked.is_set)
+    for slot in held:
+        slot.release()
+    await wait_until(lambda: count(redis_server, LEASES) == 0)
+    go.set()
+    await wait_until(done.is_set)
+    slots.link.run_sync = run_sync  # type: ignore[method-assign]
+    assert count(redis_server, LEASES) == 0, "a released lease came back"
+    assert slots.held == 0
 
 
 async def test_a_busy_instance_does_not_starve_a_quiet_one(redis_server: RedisServer, tmp_path: Path) -> None:

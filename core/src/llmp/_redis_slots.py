@@ -279,12 +279,19 @@ class ClusterSlots:
         return int(granted)
 
     def _args(
-        self, waiter: str, want: int, releases: list[str], renewing: list[str], new_ids: list[str]
+        self,
+        waiter: str,
+        want: int,
+        releases: list[str],
+        renewing: list[str],
+        new_ids: list[str],
+        *,
+        readd: bool = True,
     ) -> list[Any]:
         """ARGV for SLOTS_SCRIPT (see `_redis_slots_lua`); the grace after a restart is one lease."""
         lease_ms = int(self.lease * 1000)
         head = [self.limit, lease_ms, waiter, want, self._waiter_ttl_ms, lease_ms, self._health.epoch]
-        head += [secrets.token_hex(4), len(releases), len(renewing)]
+        head += [secrets.token_hex(4), "add" if readd else "xx", len(releases), len(renewing)]
         return head + releases + renewing + new_ids
 
     def _ensure_renewer(self) -> None:
@@ -309,13 +316,15 @@ class ClusterSlots:
                 ids += list(state.held)
         if not ids:
             return
-        args = self._args(f"{self._token}:renewer", 0, [], ids, [])
+        args = self._args(f"{self._token}:renewer", 0, [], ids, [], readd=False)
         try:
-            _, epoch, lost = self.link.run_sync(_SCRIPT, self._keys, args)
+            _, epoch, missing = self.link.run_sync(_SCRIPT, self._keys, args)
         except Exception as exc:  # the loops see it too, on their next call, and fall back
             _log.debug("llmp: renewing leases at %s failed: %s", self.link.masked, exc)
             return
-        if self._health.answered(epoch.decode().split(" ", 1)[0], int(lost), lease=self.lease):
+        # Missing leases were released meanwhile, or lost (expired, Redis restarted): the loops,
+        # which know which they still hold, register those again.
+        if self._health.answered(epoch.decode().split(" ", 1)[0], lease=self.lease) or missing:
             self._kick_all(reassert=True)
 
     def _count_locally(self, state: LoopState) -> None:

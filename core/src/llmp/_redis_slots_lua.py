@@ -4,9 +4,12 @@ Every call of a process's loop is one atomic step, timed by Redis's own clock (`
 machines' clocks do not matter:
 
 1. release the leases given; drop expired leases (their holder died or stalled);
-2. renew the leases given (re-assert, in fact: a lease Redis lost, because it restarted or the
-   holder stalled past its expiry, is added back, since its request is still in flight; the number
-   re-added is returned as `lost`);
+2. renew the leases given, in one of two ways. `xx` (the renewer thread) only extends leases
+   that exist: it runs beside the loop that releases them, and must not bring a released lease
+   back; the number missing is returned as `lost`. `add` (the loop itself, which knows exactly
+   what it holds) re-asserts them: a lease Redis lost, because it restarted or the holder stalled
+   past its expiry, is added back, since its request is still in flight; `lost` is the number
+   added back;
 3. grant up to `want` new leases, as many as are free, but only after the live waiters queued
    ahead of this one have what they asked for, so no process starves. A waiter that is granted
    and still wants more goes to the back of the queue (round robin between processes); one not
@@ -37,8 +40,8 @@ if not epoch then
   redis.call('SET', epoch_key, epoch)
 end
 local grace_end = tonumber(string.sub(epoch, string.find(epoch, ' ', 1, true) + 1))
-local nrel, nren = tonumber(ARGV[9]), tonumber(ARGV[10])
-local i = 11
+local readd, nrel, nren = ARGV[9] == 'add', tonumber(ARGV[10]), tonumber(ARGV[11])
+local i = 12
 for _ = 1, nrel do
   redis.call('ZREM', leases, ARGV[i])
   i = i + 1
@@ -46,7 +49,11 @@ end
 redis.call('ZREMRANGEBYSCORE', leases, '-inf', now)
 local lost = 0
 for _ = 1, nren do
-  lost = lost + redis.call('ZADD', leases, now + lease, ARGV[i])
+  if readd then
+    lost = lost + redis.call('ZADD', leases, now + lease, ARGV[i])
+  else
+    lost = lost + 1 - redis.call('ZADD', leases, 'XX', 'CH', now + lease, ARGV[i])
+  end
   i = i + 1
 end
 local granted = 0
