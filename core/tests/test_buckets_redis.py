@@ -47,10 +47,11 @@ async def test_instances_share_one_budget_within_one_burst(redis_server: RedisSe
             times.append(time.monotonic())
 
     await asyncio.gather(*(hammer(b) for b in buckets for _ in range(4)))
-    for window in (0.1, 0.3, 0.6, 1.0):
+    for window in (0.25, 0.5, 1.0):
         most = most_in_any_window(times, window)
-        # Redis's clock stamps the admissions, ours records them a round trip later: allow one.
-        assert most <= burst + rate * window + 2, (window, most)
+        # Redis's clock admits, this loop stamps a task when it resumes it, late by the loop's
+        # delay (tens of ms on a loaded machine): allow 0.1 s of that.
+        assert most <= burst + rate * (window + 0.1), (window, most)
     assert len(times) >= 0.8 * rate * 1.2  # every instance got its turns: the budget was used
 
 
@@ -62,6 +63,23 @@ async def test_a_refund_elsewhere_brings_a_waiter_forward(redis_server: RedisSer
     assert not waiter.done()
     first.settle(2, 0)  # the estimate was too high: nothing was used
     await asyncio.wait_for(waiter, 5)  # within a re-check (1 s), long before the 10 s refill
+
+
+async def test_takes_of_one_loop_turn_share_a_call_and_a_cancelled_one_is_refunded(
+    redis_server: RedisServer,
+) -> None:
+    shared, other = (bucket(redis_server, 1, 3600, burst=3) for _ in range(2))  # 1 per hour
+    takers = [asyncio.create_task(shared.acquire(1)) for _ in range(3)]
+    await asyncio.sleep(0)  # all three queued their takes for the same call
+    takers[2].cancel()  # ...and one gives up before the answer
+    await asyncio.wait_for(asyncio.gather(*takers[:2]), 5)
+    with pytest.raises(asyncio.CancelledError):
+        await takers[2]
+    await asyncio.wait_for(other.acquire(1), 5)  # the refunded unit; nothing else could free it
+    waiter = asyncio.create_task(other.acquire(1))
+    await asyncio.sleep(0.2)
+    assert not waiter.done()  # three units in all, not four
+    waiter.cancel()
 
 
 async def test_a_cost_above_the_burst_is_an_error_at_once(redis_server: RedisServer) -> None:

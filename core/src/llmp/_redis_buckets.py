@@ -1,16 +1,15 @@
 """A token bucket shared through Redis by every process using one name: cluster-wide rpm/tpm.
 
-One Lua script keeps the bucket (a hash: `level`, `ts`, `total`, `epoch`) and refills it by
-Redis's own clock (`TIME`), so the machines' clocks do not matter. Taking is a reservation: the
-units are taken at once, even into debt, and the call returns a ticket (the running total taken)
-and the credit so far (`level + total`); the ticket is served when the credit reaches it, which it
-does at `rate` per second. That makes one round trip per request with no polling, first come first
-served across the cluster. A waiter re-reads the credit at least every second, so refunds made
-elsewhere (`settle`) bring it forward.
+The bucket lives in Redis and is refilled by Redis's own clock (`TIME`), so the machines' clocks
+do not matter (the script: `_redis_buckets_lua`). Taking is a reservation with a ticket, served
+when the bucket's credit reaches it: first come first served across the cluster, and one round
+trip per request with no polling. The takes made on one event loop in one turn of it go in one
+call, and refunds and charges (`settle`) ride along or follow within a few milliseconds. A waiter
+re-reads the credit at least every second, so refunds made elsewhere bring it forward.
 
 Redis down or unreachable: the bucket falls back to a local `TokenBucket` with the same numbers,
-with one warning (so each process keeps the whole rate to itself until Redis is back: never
-unlimited, but up to N processes' worth); Redis is tried again every few seconds in the background.
+with one warning (each process then has the whole rate to itself until Redis is back: never
+unlimited, but up to one rate per process); Redis is tried again every 2 s in the background.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ import time
 from typing import Any
 
 from llmp._buckets import TokenBucket, check_cost, check_rate
+from llmp._redis_buckets_lua import BUCKET_SCRIPT
 from llmp._redis_health import RedisHealth
 from llmp._redis_link import RedisLink, Script
 from llmp.errors import ConfigurationError
@@ -32,38 +32,11 @@ __all__ = ["RedisTokenBucket"]
 # Longest sleep before a waiter re-reads the credit; how often Redis is tried again when away.
 _RECHECK = 1.0
 _PROBE_EVERY = 2.0
-# Refunds and charges are sent in one call per this many seconds (and ride along with a take).
+# Refunds and charges wait this long for company (or a take to ride along with) before being sent.
 _SETTLE_DELAY = 0.005
 
-BUCKET_SCRIPT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local rate, cap = tonumber(ARGV[2]), tonumber(ARGV[3])
-local amount, delta = tonumber(ARGV[4]), tonumber(ARGV[6])
-local v = redis.call('HMGET', KEYS[1], 'level', 'ts', 'total', 'epoch')
-local level, ts, total, epoch = tonumber(v[1]), tonumber(v[2]), tonumber(v[3]), v[4]
-local op = ARGV[1]
-if not epoch then
-  if op == 'check' then return {'void', ''} end
-  level, ts, total, epoch = cap, now, 0, ARGV[5]
-end
-if now > ts then
-  level = math.min(cap, level + (now - ts) * rate)
-  ts = now
-end
-level = math.min(cap, level + delta)
-if op == 'take' then
-  total = total + amount
-  level = level - amount
-elseif op == 'check' and epoch ~= ARGV[5] then
-  return {'void', epoch}
-end
-redis.call('HSET', KEYS[1], 'level', string.format('%.17g', level), 'ts', string.format('%.17g', ts),
-  'total', string.format('%.17g', total), 'epoch', epoch)
-redis.call('PEXPIRE', KEYS[1], math.ceil((cap - level) / rate) + 1000)
-return {string.format('%.17g', total), string.format('%.17g', level + total), epoch}
-"""
 _SCRIPT = Script(BUCKET_SCRIPT)
+_Take = tuple[float, "asyncio.Future[tuple[float, float, str]]"]
 
 
 class RedisTokenBucket:
@@ -80,11 +53,12 @@ class RedisTokenBucket:
         self.per = float(per)
         self.link = link
         self._key = f"{{llmp:bucket:{name}}}"
-        self._per_ms = rate / per / 1000
+        self._per_second = rate / per
         self.fallback = TokenBucket(rate, per, burst=burst, name=name)
         self._lock = threading.Lock()
         self._pending = 0.0  # settled units not yet sent
         self._flushing = False
+        self._takes: dict[asyncio.AbstractEventLoop, list[_Take]] = {}  # this turn's, per loop
         self._health = RedisHealth(
             link.masked,
             fallback=f"the shared rate limit {name!r} ({rate:g} per {per:g}s) falls back to this "
@@ -107,40 +81,80 @@ class RedisTokenBucket:
         if self._health.degraded:
             self._maybe_probe()
             return await self.fallback.acquire(cost)
+        taken = False
         try:
-            await self._acquire(cost)
+            while True:
+                ticket, credit, epoch = await self._take(cost)
+                taken = True
+                while credit < ticket:
+                    await asyncio.sleep(min((ticket - credit) / self._per_second, _RECHECK))
+                    reply = await self._call("check", epoch, [])
+                    if reply is None:  # Redis lost the bucket (a restart): take again
+                        taken = False
+                        break
+                    credit = reply[0]
+                else:
+                    return
         except asyncio.CancelledError:
-            self.settle(cost, 0)  # the reservation is given back (it may have been made)
+            if taken:
+                self.settle(cost, 0)  # the reservation is given back
             raise
         except Exception as exc:  # Redis went away: the local bucket instead
             self._degrade(exc)
             await self.fallback.acquire(cost)
 
-    async def _acquire(self, cost: float) -> None:
-        while True:
-            ticket, credit, epoch = await self._call("take", cost, secrets.token_hex(4))
-            while credit < ticket:
-                await asyncio.sleep(min((ticket - credit) / self._per_ms / 1000, _RECHECK))
-                reply = await self._call("check", 0, epoch)
-                if reply is None:
-                    break  # Redis lost the bucket (restart): this reservation is void, take again
-                _, credit, _ = reply
-            else:
-                return
+    async def _take(self, cost: float) -> tuple[float, float, str]:
+        """(ticket, credit, epoch) for `cost`, taken together with this loop turn's other takes."""
+        loop = asyncio.get_running_loop()
+        batch = self._takes.get(loop)
+        if batch is None:
+            with self._lock:
+                for closed in [lp for lp in self._takes if lp.is_closed()]:
+                    del self._takes[closed]
+                batch = self._takes[loop] = []
+        fut: asyncio.Future[tuple[float, float, str]] = loop.create_future()
+        batch.append((cost, fut))
+        if len(batch) == 1:  # the first of this turn: the call goes out at the next turn
+            self._spawn(loop, self._send_takes(loop))
+        return await fut
 
-    async def _call(self, op: str, amount: float, epoch: str) -> Any:
+    async def _send_takes(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._takes[loop] = self._takes[loop], []
+        try:
+            reply = await self._call("take", secrets.token_hex(4), [cost for cost, _ in batch])
+        except BaseException as exc:
+            for _, fut in batch:
+                if fut.done():
+                    continue
+                if isinstance(exc, Exception):
+                    fut.set_exception(exc)  # each acquire() falls back to the local bucket
+                else:
+                    fut.cancel()
+            if not isinstance(exc, Exception):
+                raise
+            return
+        assert reply is not None
+        credit, epoch, tickets = reply[0], reply[1], reply[2]
+        for (cost, fut), ticket in zip(batch, tickets, strict=True):
+            if fut.done():  # its acquire() was cancelled meanwhile: give the units back
+                self.settle(cost, 0)
+            else:
+                fut.set_result((ticket, credit, epoch))
+
+    async def _call(self, op: str, epoch: str, costs: list[float]) -> tuple[float, str, list[float]] | None:
+        """One script call carrying the pending settlement: (credit, epoch, tickets), or None (void)."""
         with self._lock:
             delta, self._pending = self._pending, 0.0
-        args = [op, repr(self._per_ms), repr(self.capacity), repr(amount), epoch, repr(delta)]
+        args = [op, repr(self._per_second / 1000), repr(self.capacity), epoch, repr(delta)]
         try:
-            reply = await self.link.run(_SCRIPT, [self._key], args)
+            reply = await self.link.run(_SCRIPT, [self._key], args + [repr(c) for c in costs])
         except BaseException:
             with self._lock:
                 self._pending += delta
             raise
         if reply[0] == b"void":
             return None
-        return float(reply[0]), float(reply[1]), reply[2].decode()
+        return float(reply[1]), reply[0].decode(), [float(t) for t in reply[2:]]
 
     def settle(self, reserved: float, actual: float) -> None:
         """Refund `reserved - actual` units (charge them if negative); sent to Redis shortly."""
@@ -159,14 +173,10 @@ class RedisTokenBucket:
             self._flushing = True
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        if loop is None:  # called from plain sync code: send it now
+        except RuntimeError:  # called from plain sync code: send it now
             self._flush_sync()
             return
-        task = loop.create_task(self._flush())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(loop, self._flush())
 
     async def _flush(self) -> None:
         try:
@@ -176,7 +186,7 @@ class RedisTokenBucket:
                 self._flushing = False
         if self._pending:
             try:
-                await self._call("settle", 0, secrets.token_hex(4))
+                await self._call("settle", secrets.token_hex(4), [])
             except Exception as exc:
                 self._degrade(exc)
 
@@ -184,11 +194,17 @@ class RedisTokenBucket:
         with self._lock:
             self._flushing = False
             delta, self._pending = self._pending, 0.0
-        args = ["settle", repr(self._per_ms), repr(self.capacity), "0", secrets.token_hex(4), repr(delta)]
+        rate = repr(self._per_second / 1000)
+        args = ["settle", rate, repr(self.capacity), secrets.token_hex(4), repr(delta)]
         try:
             self.link.run_sync(_SCRIPT, [self._key], args)
         except Exception as exc:
             self._degrade(exc)
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, coro: Any) -> None:
+        task = loop.create_task(coro)
+        self._tasks.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(self._tasks.discard)
 
     def _degrade(self, exc: BaseException) -> None:
         if not self._health.degraded:
@@ -197,12 +213,9 @@ class RedisTokenBucket:
         self._health.failed(exc)
 
     def _maybe_probe(self) -> None:
-        if not self._health.probe_due():
-            return
-        self._health.probe_at = time.monotonic() + _PROBE_EVERY
-        task = asyncio.get_running_loop().create_task(self._probe())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        if self._health.probe_due():
+            self._health.probe_at = time.monotonic() + _PROBE_EVERY
+            self._spawn(asyncio.get_running_loop(), self._probe())
 
     async def _probe(self) -> None:
         with contextlib.suppress(Exception):
