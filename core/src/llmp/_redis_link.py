@@ -22,7 +22,7 @@ import hashlib
 import importlib
 import os
 import threading
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -124,7 +124,7 @@ class RedisLink:
                     f"unset {REDIS_URL_ENV_VAR} to keep the limits on this machine"
                 ) from None
 
-    async def run(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+    async def run(self, script: Script, keys: Sequence[str | bytes], args: Sequence[Any]) -> Any:
         """Run a Lua script by its SHA-1, loading it first where the server lacks it (at first use
         and after a restart)."""
         client = self.client()
@@ -134,7 +134,7 @@ class RedisLink:
             await client.script_load(script.source)
             return await client.evalsha(script.sha, len(keys), *keys, *args)
 
-    def run_sync(self, script: Script, keys: list[str], args: list[Any]) -> Any:
+    def run_sync(self, script: Script, keys: Sequence[str | bytes], args: Sequence[Any]) -> Any:
         """`run` with the blocking client (for code outside any event loop)."""
         return self.sync.eval(script.source, len(keys), *keys, *args)
 

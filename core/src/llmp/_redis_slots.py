@@ -80,10 +80,12 @@ class ClusterSlots:
         self.link = link
         self.fallback = fallback
         tag = f"{{llmp:slots:{name}}}"
-        self._keys = [f"{tag}:leases", f"{tag}:queue", f"{tag}:waiters", f"{tag}:epoch"]
+        self._keys = [f"{tag}:{part}".encode() for part in ("leases", "queue", "waiters", "epoch")]
         self._renew_every = self.lease / 4
         low, high = _WAITER_TTL_BOUNDS
         self._waiter_ttl_ms = int(1000 * min(max(self.lease / 4, low), high))
+        lease_ms = int(self.lease * 1000)  # the grace after a restart is one lease too
+        self._config = f"{limit} {lease_ms} {self._waiter_ttl_ms} {lease_ms}".encode()
         self._reset()
         _LIVE.add(self)
 
@@ -288,11 +290,9 @@ class ClusterSlots:
         *,
         readd: bool = True,
     ) -> list[Any]:
-        """ARGV for SLOTS_SCRIPT (see `_redis_slots_lua`); the grace after a restart is one lease."""
-        lease_ms = int(self.lease * 1000)
-        head = [self.limit, lease_ms, waiter, want, self._waiter_ttl_ms, lease_ms, self._health.epoch]
-        head += [secrets.token_hex(4), "add" if readd else "xx", len(releases), len(renewing)]
-        return head + releases + renewing + new_ids
+        """ARGV for SLOTS_SCRIPT (see `_redis_slots_lua`)."""
+        head = [self._config, waiter, want, self._health.epoch, b"add" if readd else b"xx"]
+        return [*head, len(releases), len(renewing), *releases, *renewing, *new_ids]
 
     def _ensure_renewer(self) -> None:
         if self._renewer is None or not self._renewer.is_alive():

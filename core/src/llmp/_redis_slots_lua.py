@@ -15,11 +15,16 @@ machines' clocks do not matter:
    and still wants more goes to the back of the queue (round robin between processes); one not
    granted keeps its place. A waiter's entry lives `ttl` ms unless refreshed by its next poll.
 
+Arguments: "limit lease-ms waiter-ttl-ms grace-ms" (one string: fewer arguments are cheaper to
+send), the waiter's id, how many it wants, the epoch it knows, `add` or `xx`, the numbers of
+releases and renewals, then the ids released, renewed and offered for the new leases.
+
 Keys (one hash tag, so all four live in one Redis Cluster slot): leases (zset id -> expiry ms),
 queue (zset waiter -> position), waiters (hash waiter -> "deadline want"), epoch ("id grace-end").
-The epoch string is created when missing. When the caller knew an earlier epoch, Redis lost its
-memory while leases may be held, and no lease is granted until `grace` ms have passed, time for
-every holder to re-assert its leases, so the count is true again before anything new is admitted.
+The epoch string (Redis's time when it was made) is created when missing. When the caller knew an
+earlier epoch, Redis lost its memory while leases may be held, and no lease is granted until
+`grace` ms have passed, time for every holder to re-assert its leases, so the count is true again
+before anything new is admitted.
 """
 
 from __future__ import annotations
@@ -30,18 +35,19 @@ SLOTS_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local leases, queue, waiters, epoch_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local limit, lease, me = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
-local want, ttl, grace = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local c1, c2, c3, c4 = string.match(ARGV[1], '(%d+) (%d+) (%d+) (%d+)')
+local limit, lease, ttl, grace = tonumber(c1), tonumber(c2), tonumber(c3), tonumber(c4)
+local me, want = ARGV[2], tonumber(ARGV[3])
 local epoch = redis.call('GET', epoch_key)
 if not epoch then
   local grace_end = 0
-  if ARGV[7] ~= '' then grace_end = now + grace end
-  epoch = ARGV[8] .. ' ' .. string.format('%.0f', grace_end)
+  if ARGV[4] ~= '' then grace_end = now + grace end
+  epoch = t[1] .. '.' .. t[2] .. ' ' .. string.format('%.0f', grace_end)
   redis.call('SET', epoch_key, epoch)
 end
 local grace_end = tonumber(string.sub(epoch, string.find(epoch, ' ', 1, true) + 1))
-local readd, nrel, nren = ARGV[9] == 'add', tonumber(ARGV[10]), tonumber(ARGV[11])
-local i = 12
+local readd, nrel, nren = ARGV[5] == 'add', tonumber(ARGV[6]), tonumber(ARGV[7])
+local i = 8
 for _ = 1, nrel do
   redis.call('ZREM', leases, ARGV[i])
   i = i + 1
