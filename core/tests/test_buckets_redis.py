@@ -9,6 +9,7 @@ import logging
 import time
 
 import pytest
+from test_buckets import admitted_in_windows  # pytest puts this folder on sys.path
 
 from llmp._buckets import rate_bucket
 from llmp._redis_buckets import RedisTokenBucket
@@ -25,16 +26,6 @@ def bucket(
     return RedisTokenBucket(RedisLink(redis.url), "test:rpm", rate, per=per, burst=burst)
 
 
-def most_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best, start = 0, 0
-    for end in range(len(times)):
-        while times[end] - times[start] > window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 async def test_instances_share_one_budget_within_one_burst(redis_server: RedisServer) -> None:
     rate, burst = 100.0, 5  # per second
     buckets = [bucket(redis_server, rate, burst=burst) for _ in range(3)]
@@ -48,7 +39,7 @@ async def test_instances_share_one_budget_within_one_burst(redis_server: RedisSe
 
     await asyncio.gather(*(hammer(b) for b in buckets for _ in range(4)))
     for window in (0.25, 0.5, 1.0):
-        most = most_in_any_window(times, window)
+        most = admitted_in_windows(sorted(times), window)
         # Redis's clock admits, this loop stamps a task when it resumes it, late by the loop's
         # delay (tens of ms on a loaded machine): allow 0.1 s of that.
         assert most <= burst + rate * (window + 0.1), (window, most)

@@ -36,8 +36,9 @@ import warnings
 import weakref
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
-__all__ = ["MachineSlot", "MachineSlots"]
+__all__ = ["HeldSlot", "MachineSlot", "MachineSlots"]
 
 # Descriptors kept open per instance (one per slot file) so a scan is one syscall per slot; slots
 # beyond this are opened per probe, so a huge N cannot exhaust the process's descriptor limit.
@@ -75,7 +76,36 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-class MachineSlot:
+class HeldSlot:
+    """What every held slot offers: `released`, and use as a (sync or async) context manager that
+    calls its idempotent `release()` on the way out."""
+
+    __slots__ = ()
+    _released: bool
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+class MachineSlot(HeldSlot):
     """One held slot. `release()` is idempotent; also a (sync or async) context manager."""
 
     __slots__ = ("_fd", "_gen", "_owner", "_released", "index")
@@ -87,26 +117,8 @@ class MachineSlot:
         self._gen = gen
         self._released = False
 
-    @property
-    def released(self) -> bool:
-        return self._released
-
     def release(self) -> None:
         self._owner._release(self)
-
-    def __enter__(self) -> MachineSlot:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    async def __aenter__(self) -> MachineSlot:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
     def __del__(self) -> None:
         if not self._released and self._gen == self._owner._gen:

@@ -6,10 +6,9 @@ import asyncio
 import collections
 import time
 import weakref
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from llmp._machine_slots import MachineSlot
+from llmp._machine_slots import HeldSlot, MachineSlot
 
 if TYPE_CHECKING:
     from llmp._redis_slots import ClusterSlots
@@ -17,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["ClusterSlot", "LoopState", "give_back", "renew_forever", "resolve"]
 
 
-class ClusterSlot:
+class ClusterSlot(HeldSlot):
     """One held slot: a Redis lease, a machine-wide slot taken while Redis was away, or both (once
     Redis came back and the local slot was registered). `release()` is idempotent."""
 
@@ -32,26 +31,8 @@ class ClusterSlot:
         self._local = local
         self._released = False
 
-    @property
-    def released(self) -> bool:
-        return self._released
-
     def release(self) -> None:
         self._owner._release(self)
-
-    def __enter__(self) -> ClusterSlot:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    async def __aenter__(self) -> ClusterSlot:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
 
     def __repr__(self) -> str:
         where = "redis" if self._local is None else "local" if self.lease_id is None else "local+redis"
