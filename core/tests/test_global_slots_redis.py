@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
 import sys
 import threading
 import time
@@ -276,6 +277,29 @@ def test_unreachable_url_is_a_configuration_error_with_the_password_masked() -> 
     assert "hunter2secret" not in message + repr(caught.value)
 
 
+async def test_the_password_is_in_no_error_warning_or_repr(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "hunter2-" + "x" * 16
+    with RedisServer() as server:  # its own server: a password would lock the shared one
+        assert server.command("CONFIG", "SET", "requirepass", secret).startswith(b"+OK")
+        with pytest.raises(ConfigurationError) as wrong:
+            RedisLink(f"redis://:not-{secret}@127.0.0.1:{server.port}/0")
+        assert "redis://:***@127.0.0.1" in str(wrong.value)
+        url = f"redis://:{secret}@127.0.0.1:{server.port}/0"
+        slots = global_slots(2, redis_url=url, lease=1, directory=tmp_path)
+        assert isinstance(slots, ClusterSlots)
+        held = await slots.acquire()
+        with caplog.at_level(logging.DEBUG, logger="llmp"):
+            server.kill()
+            (await asyncio.wait_for(slots.acquire(), 10)).release()  # falls back, warning
+        held.release()
+        shown = [str(wrong.value), repr(wrong.value), repr(slots), repr(held), repr(slots.link)]
+        shown += [r.getMessage() for r in caplog.records]
+        assert any("falls back" in line for line in shown)
+        assert not [line for line in shown if secret in line]
+
+
 def test_env_url_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LLMP_GLOBAL_SLOTS_DIR", str(tmp_path))
     monkeypatch.setenv("LLMP_REDIS_URL", "http://user:pw123456@example.invalid:6379/0")
@@ -304,3 +328,55 @@ def test_without_the_redis_package_the_error_says_what_to_install(monkeypatch: p
     monkeypatch.setitem(sys.modules, "redis", None)  # what `import redis` sees when it is not installed
     with pytest.raises(ConfigurationError, match=r'pip install "llmp-core\[redis\]"'):
         RedisLink("redis://127.0.0.1:1/0")
+
+
+FORK_SCRIPT = """
+import asyncio, multiprocessing, sys
+from pathlib import Path
+from llmp._machine_slots import MachineSlots
+from llmp._redis_link import RedisLink
+from llmp._redis_slots import ClusterSlots
+
+def child(slot, slots, out):
+    slot.release()  # the parent's lease: not the child's to release
+    async def take():
+        mine = await asyncio.wait_for(slots.acquire(), 10)  # a lease of its own, under a new token
+        out.put(mine.lease_id.split(":")[0])
+        mine.release()
+        await asyncio.sleep(0.05)
+    asyncio.run(take())
+
+url, tmp = sys.argv[1], Path(sys.argv[2])
+slots = ClusterSlots(RedisLink(url), 2, fallback=MachineSlots(2, tmp), lease=5)
+
+async def main():
+    parents = await slots.acquire()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    proc = ctx.Process(target=child, args=(parents, slots, out))
+    proc.start()
+    token = out.get(timeout=30)
+    proc.join(30)
+    assert proc.exitcode == 0, proc.exitcode
+    assert token != parents.lease_id.split(":")[0], token
+    zcard = await slots.link.client().zcard(slots._keys[0])
+    assert zcard == 1, zcard  # the parent's lease is still there; the child's is gone
+    parents.release()
+
+asyncio.run(main())
+print("fork ok")
+"""
+
+
+def test_a_forked_child_neither_releases_nor_reuses_the_parents_leases(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # A fresh interpreter: forking this threaded test process could hang on another test's lock.
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, redis_server.url, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "fork ok" in out.stdout, out.stderr[-3000:]

@@ -176,6 +176,8 @@ class ClusterSlots:
         if slot.lease_id is None:
             state.unadopted.discard(slot)
             return
+        if not state.waiter_id.startswith(self._token):
+            return  # taken before a fork, by the parent: its lease is the parent's to release
         try:
             on_loop = asyncio.get_running_loop() is state.loop
         except RuntimeError:
