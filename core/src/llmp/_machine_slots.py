@@ -1,7 +1,7 @@
 """A machine-wide cap on requests in flight across processes: `LLMP_GLOBAL_CONCURRENCY=N`.
 
-(The directory is `llmp._paths.default_slots_dir()` unless given; `llmp._global_slots` picks
-this or the cluster-wide Redis slots.)
+`llmp._global_slots` makes these (in `llmp._paths.default_slots_dir()`, one directory per user)
+or the cluster-wide Redis slots, which stand on these while Redis is away.
 
 N files `slot-<i>.lock` in one directory; holding slot i means holding an exclusive `flock` on
 its file. The kernel drops a flock when its holder dies, so a crashed or SIGKILLed process never
