@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,11 @@ from llmp.errors import AuthenticationError, BadRequestError, CheckpointMismatch
 from llmp.testing import FakeOpenAIServer, bad_request
 
 PROMPTS = [f"prompt number {i}" for i in range(20)]
+
+
+def texts(record: Any) -> list[str]:
+    """The sample texts of one checkpoint line (its ``response`` is `Response.to_dict()`)."""
+    return [choice["text"] for choice in record["response"]["choices"]]
 
 
 def lines(path: Path) -> list[dict[str, object]]:
@@ -29,7 +35,7 @@ def test_checkpoint_is_complete_in_order_and_resume_sends_nothing(
     records = lines(out)
     assert [r["index"] for r in records] == list(range(20))
     assert all(r["error"] is None and r["response"]["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
-    assert [c["text"] for c in records[3]["response"]["choices"]] == ["Echo: prompt number 3"]  # type: ignore[index]
+    assert texts(records[3]) == ["Echo: prompt number 3"]  # type: ignore[index]
     assert fake_openai.request_count == 20
 
     again = llmp.LLM("gpt-4.1-mini", cache=False)

@@ -21,6 +21,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -37,6 +38,11 @@ NOISE = ("Traceback", "RuntimeError", "Exception ignored", "Task was destroyed",
 
 
 @pytest.fixture
+def texts(record: Any) -> list[str]:
+    """The sample texts of one checkpoint line (its ``response`` is `Response.to_dict()`)."""
+    return [choice["text"] for choice in record["response"]["choices"]]
+
+
 def env(fake_openai: FakeOpenAIServer, tmp_path: Path) -> dict[str, str]:
     """The fixture's server, cache and key (already in os.environ), and no user config."""
     fake_openai.ttft = 0.02  # a job of 2,000 prompts lasts a few seconds
@@ -122,9 +128,7 @@ def test_ctrl_c_in_llmp_run_exits_130_and_reports_what_the_file_holds(
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in out.read_bytes().splitlines()]
     assert [r["index"] for r in records] == list(range(PROMPTS))
-    assert all(
-        [c["text"] for c in r["response"]["choices"]] == [f"Echo: run prompt {r['index']}"] for r in records
-    )
+    assert all(texts(r) == [f"Echo: run prompt {r['index']}"] for r in records)
     # Only what was in flight at each interrupt was sent twice.
     assert PROMPTS <= fake_openai.request_count <= PROMPTS + RUNS * CONCURRENCY
 
