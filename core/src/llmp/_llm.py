@@ -11,7 +11,7 @@ from typing import Any
 from llmp._cache import Cache, open_cache
 from llmp._call import CallSpec, build_spec
 from llmp._deployments import Deployment, Strategy
-from llmp._global_slots import global_slots_from_env
+from llmp._global_slots import global_slots
 from llmp._llm_batch import BatchMethods
 from llmp._llm_jobs import JobMethods
 from llmp._messages import to_messages
@@ -74,6 +74,11 @@ class LLM(JobMethods, BatchMethods):
             asked for again before `OutputValidationError` is raised.
         fallback_on_content_filter: In a set, move a refused or filtered answer to the next deployment.
         cache_across_models: In a set, serve an answer another deployment's (different) model gave.
+        rpm: Requests per minute (a token bucket with a minute's burst), per deployment that sets
+            none of its own; shared by every process with ``LLMP_REDIS_URL``.
+        tpm: Tokens per minute, likewise (reserved from an estimate, settled with the real count).
+        redis_url: Makes ``LLMP_GLOBAL_CONCURRENCY`` and the rpm/tpm buckets cluster-wide
+            (default: ``LLMP_REDIS_URL``).
         base_url: Overrides the route's host (``OPENAI_BASE_URL`` and friends too).
         api_key: Overrides the key from the environment.
         registry: The plugin registry (default: the process-wide one).
@@ -98,6 +103,9 @@ class LLM(JobMethods, BatchMethods):
         output_retries: int = 1,
         fallback_on_content_filter: bool = False,
         cache_across_models: bool = False,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        redis_url: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
         registry: Registry | None = None,
@@ -131,10 +139,11 @@ class LLM(JobMethods, BatchMethods):
             retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
             timeout=timeout,
             max_concurrent=max_concurrent,
-            global_slots=global_slots_from_env(),
+            global_slots=global_slots(redis_url=redis_url),
             output_retries=output_retries,
             base_url=base_url,
             api_key=api_key,
+            redis_url=redis_url,
         )
         built = build(
             model,
@@ -143,6 +152,8 @@ class LLM(JobMethods, BatchMethods):
             max_cost=max_cost,
             fallback_on_content_filter=fallback_on_content_filter,
             cache_across_models=cache_across_models,
+            rpm=rpm,
+            tpm=tpm,
         )
         self.max_concurrent = max_concurrent
         self.defaults = defaults
