@@ -52,6 +52,7 @@ class FakeOpenAIState:
         chunk_count: int | None = None,
         cached_tokens: TokenCount = 0,
         reasoning_tokens: TokenCount = 0,
+        reasoning_field: str | None = None,
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         tpm: int | None = None,
@@ -74,6 +75,7 @@ class FakeOpenAIState:
             "chunk_count": chunk_count,
             "cached_tokens": cached_tokens,
             "reasoning_tokens": reasoning_tokens,
+            "reasoning_field": reasoning_field,
         }
         self.reply_fn: wire.ReplyFn = wire.default_reply
         self.ttft = 0.0
@@ -81,6 +83,7 @@ class FakeOpenAIState:
         self.chunk_count: int | None = None
         self.cached_tokens: TokenCount = 0
         self.reasoning_tokens: TokenCount = 0
+        self.reasoning_field: str | None = None
         self._faults = FaultSchedule()
         self._clock = clock
         self._default_limits = (rpm, tpm)
