@@ -61,6 +61,6 @@ def test_sigkill_three_times_then_resume(fake_openai: FakeOpenAIServer, tmp_path
 
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["index"] for r in records] == list(range(N)), "every prompt exactly once, in order"
-    assert all(r["outputs"] == [f"Echo: crash test {r['index']}"] for r in records)
+    assert all(r["response"]["choices"][0]["text"] == f"Echo: crash test {r['index']}" for r in records)
     # At most what was in flight at each kill was sent twice.
     assert N <= fake_openai.request_count <= N + 3 * CONCURRENCY

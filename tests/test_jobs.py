@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import llmp
-from llmp._checkpoint import CheckpointMismatchError
-from llmp.errors import AuthenticationError, BadRequestError
+from llmp.errors import AuthenticationError, BadRequestError, CheckpointMismatchError, ConfigurationError
 from llmp.testing import FakeOpenAIServer, bad_request
 
 PROMPTS = [f"prompt number {i}" for i in range(20)]
@@ -29,8 +28,8 @@ def test_checkpoint_is_complete_in_order_and_resume_sends_nothing(
     assert results == [[f"Echo: {p}"] for p in PROMPTS]
     records = lines(out)
     assert [r["index"] for r in records] == list(range(20))
-    assert all(r["error"] is None and r["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
-    assert records[3]["outputs"] == ["Echo: prompt number 3"]
+    assert all(r["error"] is None and r["response"]["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
+    assert records[3]["response"]["choices"] == [{"text": "Echo: prompt number 3", "finish_reason": "stop"}]  # type: ignore[index]
     assert fake_openai.request_count == 20
 
     again = llmp.LLM("gpt-4.1-mini", cache=False)
@@ -77,7 +76,7 @@ def test_failed_items_are_recorded_and_retried_on_resume(
     fake_openai.inject(bad_request("nope"), when=lambda body: body["messages"][-1]["content"] == PROMPTS[2])
     first = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out, on_error="return")
     assert isinstance(first[2], BadRequestError)
-    assert lines(out)[2]["error"] == {"type": "BadRequestError", "message": first[2].args[0]}
+    assert [r["index"] for r in lines(out)] == [0, 1, 3], "only finished items are saved"
     second = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out)
     assert second[2] == [f"Echo: {PROMPTS[2]}"]
     assert fake_openai.request_count == 5, "only the failed item is sent again"
@@ -111,11 +110,12 @@ def test_non_str_prompt_from_a_generator_stops_with_type_error(
         yield "fine"
         yield 42
 
-    with pytest.raises(TypeError, match="prompt 1"):
+    with pytest.raises(ConfigurationError, match=r"prompts\[1\] is int"):
         llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=1).generate(
             prompts(), output_jsonl=tmp_path / "j"
         )  # type: ignore[arg-type]
-    assert lines(tmp_path / "j")[0]["outputs"] == ["Echo: fine"], "what finished before the error is kept"
+    (kept,) = lines(tmp_path / "j")
+    assert kept["response"]["choices"][0]["text"] == "Echo: fine", "what finished before the error is kept"  # type: ignore[index]
 
 
 def test_a_rejected_key_stops_the_job_early(
