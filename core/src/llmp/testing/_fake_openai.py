@@ -28,7 +28,7 @@ class FakeOpenAIServer(FakeOpenAIApp):
     fields, strict schemas, images, tool messages). ``POST /v1/embeddings`` answers with
     deterministic vectors.
 
-    Knobs (all keyword-only; the first seven can be changed on a running server and are restored by
+    Knobs (all keyword-only; the first eight can be changed on a running server and are restored by
     :meth:`reset`):
 
     - ``reply_fn(body, choice_index) -> str``: the reply text. Default: ``"Echo: <last user
@@ -42,6 +42,8 @@ class FakeOpenAIServer(FakeOpenAIApp):
       carries reasoning text (``"Thinking about <prompt>."``) in this message/delta field,
       ``"reasoning_content"`` (DeepSeek, vLLM, Qwen, GLM) or ``"reasoning"`` (OpenRouter,
       Ollama). None (default): OpenAI itself, which never sends reasoning text.
+    - ``max_choices``: answer at most this many samples whatever ``n`` asks for (a host that
+      comes back short).
     - ``api_keys``: accepted bearer keys; ``None`` accepts any request. :attr:`api_key` is a key
       clients can use either way.
     - ``rpm`` / ``tpm``: enforce these per-minute budgets (429 with ``retry-after`` when short);
@@ -62,6 +64,7 @@ class FakeOpenAIServer(FakeOpenAIApp):
         cached_tokens: TokenCount = 0,
         reasoning_tokens: TokenCount = 0,
         reasoning_field: str | None = None,
+        max_choices: int | None = None,
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         tpm: int | None = None,
@@ -79,6 +82,7 @@ class FakeOpenAIServer(FakeOpenAIApp):
             cached_tokens=cached_tokens,
             reasoning_tokens=reasoning_tokens,
             reasoning_field=reasoning_field,
+            max_choices=max_choices,
             api_keys=api_keys,
             rpm=rpm,
             tpm=tpm,

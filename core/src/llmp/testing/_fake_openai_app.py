@@ -288,6 +288,8 @@ class FakeOpenAIApp(FakeOpenAIState):
             choices = plan_choices(request, self.reply_fn, self.chunk_count, reasoning_field, request_id)
         else:
             choices = empty_choices(empty, request.n)
+        if self.max_choices is not None:
+            del choices[self.max_choices :]
         thought = reasoning_words(choices) if reasoning_field else 0
         usage = wire.make_usage(
             wire.prompt_tokens(request.messages),

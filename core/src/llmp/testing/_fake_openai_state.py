@@ -53,6 +53,7 @@ class FakeOpenAIState:
         cached_tokens: TokenCount = 0,
         reasoning_tokens: TokenCount = 0,
         reasoning_field: str | None = None,
+        max_choices: int | None = None,
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         tpm: int | None = None,
@@ -76,6 +77,7 @@ class FakeOpenAIState:
             "cached_tokens": cached_tokens,
             "reasoning_tokens": reasoning_tokens,
             "reasoning_field": reasoning_field,
+            "max_choices": max_choices,
         }
         self.reply_fn: wire.ReplyFn = wire.default_reply
         self.ttft = 0.0
@@ -84,6 +86,7 @@ class FakeOpenAIState:
         self.cached_tokens: TokenCount = 0
         self.reasoning_tokens: TokenCount = 0
         self.reasoning_field: str | None = None
+        self.max_choices: int | None = None
         self._faults = FaultSchedule()
         self._clock = clock
         self._default_limits = (rpm, tpm)
