@@ -166,11 +166,9 @@ def test_an_empty_answer_in_every_shape_is_an_error_and_never_cached(
     # (A stream's usage-only chunk counts as sample 0 in the core, so there it is an empty one.)
     short = shape == "done_only" or (shape == "no_choices" and not stream)
     expected = IncompleteResponseError if short else EmptyResponseError
+    call = (lambda: list(llm.stream("hello"))) if stream else (lambda: llm.chat("hello"))
     with pytest.raises(expected) as info:
-        if stream:
-            list(llm.stream("hello"))
-        else:
-            llm.chat("hello")
+        call()
     assert info.value.usage is not None
     assert fake_openai.request_count == 1, "an answer that cannot differ is not retried"
     # A later run against a healthy server asks again instead of returning a cached empty answer.
@@ -185,7 +183,9 @@ def test_no_choices_is_a_typed_error_not_an_index_error(fake_openai: FakeOpenAIS
     llm = llmp.LLM(MODEL, cache=False, temperature=0)
     with pytest.raises(IncompleteResponseError, match="asked for n=1 samples, the provider returned 0"):
         llm.chat("x")
-    response = pytest.raises(IncompleteResponseError, llm.complete, "x").value.response
+    with pytest.raises(IncompleteResponseError) as info:
+        llm.complete("x")
+    response = info.value.response
     assert response.choices == []
     assert response.usage.input_tokens == 1, "the billed usage comes with the error"
 
