@@ -37,6 +37,7 @@ _FINISH: dict[str, FinishReason] = {
     "error": "error",
     "insufficient_system_resource": "error",  # DeepSeek
 }
+_NOTHING: Mapping[str, Any] = {}
 _OUTPUT_DETAILS = {
     "audio_tokens": "output_audio_tokens",
     "accepted_prediction_tokens": "accepted_prediction_tokens",
@@ -185,6 +186,8 @@ def chunks_from_event(payload: bytes, provider: str, head: bool = False) -> list
                 text = delta.get("content")
                 if text and len(delta) == 1:  # the common case: a text delta and nothing else
                     out.append(Chunk(text, index))
+                elif len(delta) == 1 and "tool_calls" in delta:  # an argument fragment
+                    _tool_calls(delta["tool_calls"], index, out)
                 else:
                     _rich_delta(delta, index, out)
             finish = choice.get("finish_reason")
@@ -218,16 +221,17 @@ def _rich_delta(delta: Mapping[str, Any], index: int, out: list[Chunk]) -> None:
     refusal = delta.get("refusal")
     if refusal:
         out.append(Chunk(index=index, refusal=refusal))
-    for call in delta.get("tool_calls") or ():
-        function = call.get("function") or {}
-        out.append(
-            Chunk(
-                index=index,
-                tool_call=ToolCallDelta(
-                    call.get("index") or 0,
-                    call.get("id"),
-                    function.get("name"),
-                    _arguments(function.get("arguments")),
-                ),
-            )
-        )
+    calls = delta.get("tool_calls")
+    if calls:
+        _tool_calls(calls, index, out)
+
+
+def _tool_calls(calls: Any, index: int, out: list[Chunk]) -> None:
+    for call in calls or ():
+        function = call.get("function") or _NOTHING
+        arguments = function.get("arguments")
+        if type(arguments) is not str:
+            arguments = _arguments(arguments)
+        # Positional: Chunk(text, index, reasoning, refusal, tool_call), the cheapest to build.
+        delta = ToolCallDelta(call.get("index") or 0, call.get("id"), function.get("name"), arguments)
+        out.append(Chunk("", index, "", "", delta))
