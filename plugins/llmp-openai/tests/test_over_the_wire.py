@@ -102,6 +102,20 @@ def test_reasoning_text_of_a_compatible_host(fake_openai: FakeOpenAIServer) -> N
     assert response.usage.reasoning_tokens == 3
 
 
+def test_a_deepseek_tool_loop_sends_the_reasoning_back(
+    fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_openai.reasoning_field = "reasoning_content"  # DeepSeek's thinking mode
+    monkeypatch.setenv("DEEPSEEK_API_KEY", fake_openai.api_key)
+    llm = llmp.LLM("deepseek/deepseek-reasoner", base_url=fake_openai.base_url, cache=False)
+    answer = llm.complete("weather?", tools=[weather], max_turns=3, reasoning="high")
+    assert answer.text == "The tool said: sunny in city"
+    first, second = (r.body for r in chats(fake_openai))
+    assert first["reasoning_effort"] == "high"
+    assert second["messages"][1]["reasoning_content"] == "Thinking about weather?."
+    assert "reasoning" not in second["messages"][1]
+
+
 def test_openai_reasoning_models_get_the_effort_and_report_reasoning_tokens(
     fake_openai: FakeOpenAIServer,
 ) -> None:

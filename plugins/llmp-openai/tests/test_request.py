@@ -114,6 +114,22 @@ def test_llmp_keys_on_assistant_turns_are_not_sent() -> None:
     assert body(Request("gpt-4.1-mini", plain))["messages"] is plain, "no copy when nothing is to drop"
 
 
+def test_deepseek_gets_the_reasoning_of_tool_calling_turns_back() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "reasoning": "use the tool", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
+        {"role": "assistant", "content": "sunny", "reasoning": "easy"},
+        {"role": "user", "content": "thanks"},
+    ]
+    sent = body(Request("deepseek-reasoner", messages, tools=[WEATHER]), "deepseek")["messages"]
+    assert sent[1]["reasoning_content"] == "use the tool"
+    assert "reasoning" not in sent[1]
+    assert sent[3] == {"role": "assistant", "content": "sunny"}, "a turn without tool calls does not need it"
+    assert "reasoning_content" not in body(Request("gpt-4.1", messages, tools=[WEATHER]))["messages"][1]
+
+
 def test_tools_tool_choice_and_parallel_calls() -> None:
     strict = Tool("strict_one", "", {"type": "object", "properties": {"a": {"type": "integer"}}}, strict=True)
     request = Request(
@@ -221,7 +237,11 @@ def test_openrouter_gets_its_reasoning_object_and_other_hosts_an_effort() -> Non
     with pytest.raises(UnsupportedParameterError, match="token budget"):
         sent(Reasoning(budget_tokens=900), "xai")
     with pytest.raises(UnsupportedParameterError, match="takes no reasoning setting"):
-        sent(Reasoning(effort="low"), "deepseek")
+        sent(Reasoning(effort="low"), "zhipu")
+    assert sent(Reasoning(effort="high"), "deepseek") == "high"
+    off = body(Request("deepseek-reasoner", list(USER), reasoning=Reasoning(enabled=False)), "deepseek")
+    assert off["thinking"] == {"type": "disabled"}
+    assert "reasoning_effort" not in off
 
 
 def test_capabilities_by_model_family() -> None:
@@ -259,7 +279,7 @@ def test_hosts_capabilities_and_route_overrides() -> None:
         False,
         False,
     )
-    assert not deepseek.reasoning, "DeepSeek has no reasoning control"
+    assert deepseek.reasoning, "reasoning_effort, and thinking disabled for off"
     assert caps("groq", "openai/gpt-oss-120b").reasoning
     assert not caps("groq", "llama-3.3-70b-versatile").reasoning
     assert caps("xai", "grok-3-mini").reasoning

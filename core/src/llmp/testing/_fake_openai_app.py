@@ -230,7 +230,7 @@ class FakeOpenAIApp(FakeOpenAIState):
         self, record: RequestRecord, request_id: str, started: float, receive: Receive, send: Send
     ) -> None:
         record.body = wire.load_json(record.raw_body)
-        request = parse_chat_request(record.body)
+        request = parse_chat_request(record.body, self.reasoning_field)
         if self.strict_models and request.model not in self.models:
             raise wire.invalid(
                 f"The model `{request.model}` does not exist or you do not have access to it.",

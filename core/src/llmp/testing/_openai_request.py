@@ -13,14 +13,13 @@ properties required), for a ``tool`` message that answers no call, for images th
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmp.testing._openai_checks import check_strict, count_images
 from llmp.testing._openai_wire import invalid, message_text
 
 __all__ = ["ChatRequest", "parse_chat_request"]
@@ -93,10 +92,8 @@ _KNOWN = _OPENAI_FIELDS | _COMPATIBLE_FIELDS
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _ASSISTANT_KEYS = frozenset({"role", "content", "name", "tool_calls", "refusal", "audio", "function_call"})
 _CALL_KEYS = frozenset({"id", "type", "function"})
-_PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
 _EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 _NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_DATA_URL = re.compile(r"^data:image/(png|jpeg|jpg|gif|webp);base64,(.+)$", re.DOTALL)
 
 
 @dataclass(slots=True)
@@ -128,8 +125,11 @@ class ChatRequest:
         return not self.tools and self.schema is None and not self.images and "REFUSE" not in self.prompt
 
 
-def parse_chat_request(body: Any) -> ChatRequest:
-    """Validate a chat-completions body the way OpenAI does for the fields the fake uses."""
+def parse_chat_request(body: Any, reasoning_field: str | None = None) -> ChatRequest:
+    """Validate a chat-completions body the way OpenAI does for the fields the fake uses.
+
+    `reasoning_field`: a compatible host's reasoning field, which it accepts back on assistant
+    turns (DeepSeek requires ``reasoning_content`` on turns that called tools)."""
     if not isinstance(body, dict):
         raise invalid(
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using "
@@ -180,7 +180,7 @@ def parse_chat_request(body: Any) -> ChatRequest:
         else []
     )
     request = ChatRequest(body, model, messages, n, stream, include_usage, max_tokens, stops)
-    _read_messages(request)
+    _read_messages(request, reasoning_field)
     if "tools" in body or "tool_choice" in body or "parallel_tool_calls" in body:
         _read_tools(request)
     if "response_format" in body:
@@ -189,7 +189,8 @@ def parse_chat_request(body: Any) -> ChatRequest:
     return request
 
 
-def _read_messages(request: ChatRequest) -> None:
+def _read_messages(request: ChatRequest, reasoning_field: str | None) -> None:
+    allowed = _ASSISTANT_KEYS | {reasoning_field} if reasoning_field else _ASSISTANT_KEYS
     call_ids: set[str] = set()
     for i, message in enumerate(request.messages):
         if not isinstance(message, dict) or message.get("role") not in _ROLES:
@@ -202,7 +203,7 @@ def _read_messages(request: ChatRequest) -> None:
             )
         role = message["role"]
         if role == "assistant":
-            _check_keys(message, _ASSISTANT_KEYS, f"messages.{i}")
+            _check_keys(message, allowed, f"messages.{i}")
             for k, call in enumerate(message.get("tool_calls") or ()):
                 _check_keys(call, _CALL_KEYS, f"messages.{i}.tool_calls.{k}")
                 call_ids.add(call.get("id"))
@@ -214,7 +215,7 @@ def _read_messages(request: ChatRequest) -> None:
             )
         content = message.get("content")
         if type(content) is list:
-            request.images += _count_images(content, i)
+            request.images += count_images(content, i)
     last = request.messages[-1]
     request.last_role = last.get("role", "user")
     for message in reversed(request.messages):
@@ -234,49 +235,6 @@ def _check_keys(item: Any, allowed: frozenset[str], where: str) -> None:
     extra = [key for key in item if key not in allowed] if isinstance(item, dict) else []
     if extra:
         raise invalid(f"Additional properties are not allowed ('{extra[0]}' was unexpected) - '{where}'")
-
-
-def _count_images(parts: list[Any], i: int) -> int:
-    count = 0
-    for j, part in enumerate(parts):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind not in _PART_TYPES:
-            supported = ", ".join(f"'{t}'" for t in _PART_TYPES)
-            raise invalid(
-                f"Invalid value: {kind!r}. Supported values are: {supported}.",
-                param=f"messages[{i}].content[{j}].type",
-                code="invalid_value",
-            )
-        if kind != "image_url":
-            continue
-        spec = part.get("image_url")
-        url = spec.get("url") if isinstance(spec, dict) else None
-        where = f"messages[{i}].content[{j}].image_url.url"
-        if not isinstance(url, str):
-            raise invalid(
-                "Missing required parameter: 'url'.", param=where, code="missing_required_parameter"
-            )
-        if url.startswith("data:"):
-            match = _DATA_URL.match(url)
-            if match is None:
-                raise invalid(
-                    "Invalid 'image_url'. Expected a base64-encoded data URL with an image MIME type "
-                    "(e.g. 'data:image/png;base64,...'), but got unsupported MIME type.",
-                    param=where,
-                    code="invalid_image_format",
-                )
-            try:
-                base64.b64decode(match[2], validate=True)
-            except (binascii.Error, ValueError):
-                raise invalid(
-                    "You uploaded an unsupported image. Please make sure your image is valid.",
-                    param=where,
-                    code="invalid_image_format",
-                ) from None
-        elif not url.startswith(("https://", "http://")):
-            raise invalid("Invalid image URL: the URL must be https:// or a data: URL.", param=where)
-        count += 1
-    return count
 
 
 def _read_tools(request: ChatRequest) -> None:
@@ -305,7 +263,7 @@ def _read_tools(request: ChatRequest) -> None:
             )
         parameters = function.get("parameters") or {"type": "object", "properties": {}}  # type: ignore[union-attr]
         if function.get("strict"):  # type: ignore[union-attr]
-            _check_strict(parameters, f"function '{name}'", f"tools[{k}].function.parameters")
+            check_strict(parameters, f"function '{name}'", f"tools[{k}].function.parameters")
         request.tools.append((name, parameters))
     choice = body.get("tool_choice")
     if isinstance(choice, dict):
@@ -348,41 +306,8 @@ def _read_response_format(request: ChatRequest) -> None:
         )
     schema = inner.get("schema") or {}
     if inner.get("strict"):
-        _check_strict(schema, f"response_format '{name}'", "response_format")
+        check_strict(schema, f"response_format '{name}'", "response_format")
     request.schema = schema
-
-
-def _check_strict(schema: Any, what: str, param: str, context: str = "()") -> None:
-    """Strict mode's rules (what OpenAI reports first), through properties, items and $defs."""
-    if not isinstance(schema, dict):
-        return
-    properties = schema.get("properties")
-    if schema.get("type") == "object" or properties is not None:
-        if schema.get("additionalProperties") is not False:
-            raise invalid(
-                f"Invalid schema for {what}: In context={context}, 'additionalProperties' is required to "
-                "be supplied and to be false.",
-                param=param,
-                code="invalid_function_parameters" if what.startswith("function") else None,
-            )
-        missing = [key for key in properties or {} if key not in (schema.get("required") or ())]
-        if missing:
-            raise invalid(
-                f"Invalid schema for {what}: In context={context}, 'required' is required to be supplied "
-                f"and to be an array including every key in properties. Missing '{missing[0]}'.",
-                param=param,
-            )
-    for key, sub in (properties or {}).items():
-        _check_strict(sub, what, param, f"('properties', '{key}')")
-    for key in ("items", "anyOf", "allOf", "$defs", "definitions"):
-        value = schema.get(key)
-        subs = (
-            value.values()
-            if isinstance(value, dict) and key in ("$defs", "definitions")
-            else (value if isinstance(value, list) else [value])
-        )
-        for sub in subs:
-            _check_strict(sub, what, param, f"('{key}',)")
 
 
 def _read_reasoning_and_logprobs(request: ChatRequest) -> None:

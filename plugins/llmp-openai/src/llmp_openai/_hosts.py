@@ -23,8 +23,9 @@ from llmp.types import Capabilities
 __all__ = ["HOSTS", "Host", "ReasoningStyle", "host_for", "is_reasoning_model", "openai_capabilities"]
 
 #: How a host takes `Request.reasoning`: OpenAI's ``reasoning_effort`` with OpenAI's model rules,
-#: a plain ``reasoning_effort`` (effort names only), or OpenRouter's ``reasoning`` object.
-ReasoningStyle = Literal["openai", "effort", "openrouter"]
+#: a plain ``reasoning_effort`` (effort names only), OpenRouter's ``reasoning`` object, or
+#: DeepSeek's ``reasoning_effort`` plus ``thinking: {"type": "disabled"}`` for off.
+ReasoningStyle = Literal["openai", "effort", "openrouter", "deepseek"]
 
 # o1/o3/o4 and the gpt-5 reasoning family; "gpt-5-chat-*" is a chat model.
 _REASONING = re.compile(r"^(o\d|gpt-5(?!-chat))")
@@ -111,6 +112,9 @@ class Host:
     #: The models `reasoning` applies to (None: every model of the host).
     reasoning_models: re.Pattern[str] | None = None
     reasoning_text: bool = False
+    #: An assistant turn that called tools is sent with its reasoning as ``reasoning_content``
+    #: (DeepSeek's thinking mode answers 400 without it in every later request).
+    reasoning_back: bool = False
     batch: bool = False
     params: frozenset[str] = frozenset()
     refused: Mapping[str, str] = field(default_factory=dict)
@@ -172,14 +176,18 @@ HOSTS: dict[str, Host] = {
         params=frozenset({"provider", "transforms", "models", "min_p", "top_a", "repetition_penalty"}),
     ),
     "sambanova": Host(json_schema=False, parallel_tool_calls=False, n=False),
-    # Thinking models answer with reasoning_content; JSON mode only (no json_schema); one sample.
+    # Thinking mode: reasoning_effort, thinking {"type": "disabled"} for off, reasoning_content in
+    # replies and needed back on tool-calling turns; JSON mode only (no json_schema); one sample.
     "deepseek": Host(
         json_schema=False,
         parallel_tool_calls=False,
         n=False,
         vision=False,
         logprobs=True,
+        reasoning="deepseek",
         reasoning_text=True,
+        reasoning_back=True,
+        params=frozenset({"thinking"}),
     ),
     # GLM: tools, thinking text, a `thinking` switch; no n, seed, response_format or logprobs.
     "zhipu": Host(

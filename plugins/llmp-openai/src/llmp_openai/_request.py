@@ -2,7 +2,8 @@
 
 - messages go as they are (OpenAI's shape is llmp's), except that llmp's own keys on assistant
   turns (``reasoning``, ``extra``, and ``extra`` on tool calls) are left out: OpenAI rejects
-  unknown fields, and no compatible host needs them back;
+  unknown fields. A host that needs the reasoning of a tool-calling turn back (DeepSeek's
+  thinking mode) gets it as ``reasoning_content`` on that turn;
 - tools as ``{"type": "function", "function": {...}}``, in OpenAI's strict form when asked;
   ``tool_choice`` as a string or ``{"type": "function", "function": {"name": ...}}``;
 - an output schema as ``response_format: {"type": "json_schema", "json_schema": {...}}`` (the
@@ -45,7 +46,8 @@ def request_body(
     stream: bool,
     provider: str = "",
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": request.model, "messages": render_messages(request.messages)}
+    messages = render_messages(request.messages, reasoning_back=host.reasoning_back)
+    body: dict[str, Any] = {"model": request.model, "messages": messages}
     if request.n != 1:
         body["n"] = request.n
     params = request.params
@@ -73,13 +75,13 @@ def request_body(
     return body
 
 
-def render_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
+def render_messages(messages: list[ChatMessage], *, reasoning_back: bool = False) -> list[ChatMessage]:
     """The messages without llmp's own keys (copied only where there are some)."""
     out: list[ChatMessage] | None = None
     for i, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
-        clean = _assistant(message)
+        clean = _assistant(message, reasoning_back)
         if clean is not message:
             if out is None:
                 out = list(messages)
@@ -87,12 +89,14 @@ def render_messages(messages: list[ChatMessage]) -> list[ChatMessage]:
     return out if out is not None else messages
 
 
-def _assistant(message: ChatMessage) -> ChatMessage:
+def _assistant(message: ChatMessage, reasoning_back: bool) -> ChatMessage:
     calls = message.get("tool_calls") or ()
     dirty_calls = any(isinstance(c, dict) and "extra" in c for c in calls)
     if not dirty_calls and not any(key in message for key in _LLMP_KEYS):
         return message
     clean = {k: v for k, v in message.items() if k not in _LLMP_KEYS}
+    if reasoning_back and calls and message.get("reasoning"):
+        clean["reasoning_content"] = message["reasoning"]
     if dirty_calls:
         clean["tool_calls"] = [
             {k: v for k, v in c.items() if k != "extra"} if isinstance(c, dict) else c for c in calls
@@ -167,6 +171,9 @@ def _reasoning(body: dict[str, Any], reasoning: Reasoning, model: str, host: Hos
             body["reasoning"] = {"effort": reasoning.effort or "medium"}
         return
     where = f"{provider or 'this host'} ({model})"
+    if style == "deepseek" and not reasoning.enabled:
+        body["thinking"] = {"type": "disabled"}  # https://api-docs.deepseek.com/guides/thinking_mode
+        return
     if style is None:
         raise UnsupportedParameterError(f"{where} takes no reasoning setting: leave reasoning= out")
     if reasoning.budget_tokens is not None:
