@@ -216,26 +216,23 @@ class OpenAIClient:
     async def _post(
         self, content: bytes, seconds: float | None, *, stream: bool, path: str = CHAT
     ) -> tuple[_Lane, httpx2.Response]:
+        """POST on the least busy lane, which stays counted in flight (the caller gives it
+        back); the SDK's and transport's errors come out as `llmp.errors`."""
         lane = self._lane()
         lane.in_flight += 1
         try:
             return lane, await lane.send(content, seconds, stream=stream, path=path)
-        except BaseException:
+        except BaseException as exc:
             lane.in_flight -= 1
-            raise
-
-    async def complete(self, request: Request) -> Response:
-        content = _dumps(self.body(request, stream=False)).encode()
-        try:
-            lane, raw = await self._post(content, request.timeout, stream=False)
-            lane.in_flight -= 1
-        except LLMPError:
-            raise
-        except Exception as exc:
-            error = translate(exc, self.provider)
+            error = translate(exc, self.provider) if isinstance(exc, Exception) else None
             if error is None:
                 raise
             raise error from exc
+
+    async def complete(self, request: Request) -> Response:
+        content = _dumps(self.body(request, stream=False)).encode()
+        lane, raw = await self._post(content, request.timeout, stream=False)
+        lane.in_flight -= 1
         response = parse_completion(raw.content, self.provider)
         headers = raw.headers
         response.rate_limit = rate_limit_info(headers)
@@ -287,16 +284,8 @@ class OpenAIClient:
 
     async def embed(self, request: EmbedRequest) -> Embeddings:
         content = _dumps(embed_body(request)).encode()
-        try:
-            lane, raw = await self._post(content, request.timeout, stream=False, path=EMBEDDINGS)
-            lane.in_flight -= 1
-        except LLMPError:
-            raise
-        except Exception as exc:
-            error = translate(exc, self.provider)
-            if error is None:
-                raise
-            raise error from exc
+        lane, raw = await self._post(content, request.timeout, stream=False, path=EMBEDDINGS)
+        lane.in_flight -= 1
         return parse_embeddings(raw.content, len(request.inputs), self.provider)
 
     async def aclose(self) -> None:
