@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 import llmp
-from llmp.errors import AuthenticationError, BadRequestError, CheckpointMismatchError
+from llmp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    CheckpointMismatchError,
+    ConfigurationError,
+    GenerationError,
+)
 from llmp.testing import FakeOpenAIServer, bad_request
 
 PROMPTS = [f"prompt number {i}" for i in range(20)]
@@ -82,7 +88,7 @@ def test_failed_items_are_recorded_and_retried_on_resume(
     fake_openai.inject(bad_request("nope"), when=lambda body: body["messages"][-1]["content"] == PROMPTS[2])
     first = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out, on_error="return")
     assert isinstance(first[2], BadRequestError)
-    assert lines(out)[2]["error"] == {"type": "BadRequestError", "message": first[2].args[0]}
+    assert [r["index"] for r in lines(out)] == [0, 1, 3], "only finished items are saved"
     second = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out)
     assert second[2] == [f"Echo: {PROMPTS[2]}"]
     assert fake_openai.request_count == 5, "only the failed item is sent again"
@@ -109,19 +115,23 @@ def test_iter_generate_keeps_a_bounded_window_over_a_generator(fake_openai: Fake
     assert fake_openai.max_in_flight <= 8
 
 
-def test_non_str_prompt_from_a_generator_stops_with_type_error(
+def test_a_non_str_prompt_from_a_generator_is_that_item_s_error(
     fake_openai: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     def prompts() -> Iterator[object]:
         yield "fine"
         yield 42
+        yield "also fine"
 
-    with pytest.raises(TypeError, match="prompt 1"):
+    with pytest.raises(GenerationError) as info:
         llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=1).generate(
             prompts(), output_jsonl=tmp_path / "j"
         )  # type: ignore[arg-type]
-    kept = lines(tmp_path / "j")[0]["response"]["texts"]  # type: ignore[index]
-    assert kept == ["Echo: fine"], "what finished before the error is kept"
+    assert isinstance(info.value.errors[1], ConfigurationError)
+    assert "prompts[1] is int" in str(info.value.errors[1])
+    assert info.value.results[0] == ["Echo: fine"]
+    assert info.value.results[2] == ["Echo: also fine"], "the job went on past the bad item"
+    assert texts(lines(tmp_path / "j")[0]) == ["Echo: fine"], "what finished is in the checkpoint"
 
 
 def test_a_rejected_key_stops_the_job_early(
