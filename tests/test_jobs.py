@@ -88,7 +88,10 @@ def test_failed_items_are_recorded_and_retried_on_resume(
     fake_openai.inject(bad_request("nope"), when=lambda body: body["messages"][-1]["content"] == PROMPTS[2])
     first = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out, on_error="return")
     assert isinstance(first[2], BadRequestError)
-    assert [r["index"] for r in lines(out)] == [0, 1, 3], "only finished items are saved"
+    saved = lines(out)
+    assert [r["index"] for r in saved] == [0, 1, 2, 3]
+    assert saved[2]["response"] is None, "a failed item is saved with its error, and tried again"
+    assert saved[2]["error"]["type"] == "BadRequestError"  # type: ignore[index]
     second = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out)
     assert second[2] == [f"Echo: {PROMPTS[2]}"]
     assert fake_openai.request_count == 5, "only the failed item is sent again"

@@ -82,6 +82,9 @@ def _listen(options: ServerOptions) -> socket.socket:
 def _hypercorn_config(fd: int, tls: TLSFiles, options: ServerOptions) -> Any:
     from hypercorn.config import Config
 
+    from llmp.testing._hypercorn_fix import close_buffers_of_closed_connections
+
+    close_buffers_of_closed_connections()
     config = Config()
     # fd:// hands hypercorn the socket we already bound (it wraps the descriptor and owns it).
     config.bind = [f"fd://{fd}"]
