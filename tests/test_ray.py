@@ -171,16 +171,22 @@ def test_an_actor_killed_mid_job_is_replaced_and_only_its_in_flight_requests_are
         _prompts(ray_cluster, 2000),
         "test/model",
         cache=redis_server.url,
-        registry_factory=counting_registry(redis_server, delay=0.02),
+        registry_factory=counting_registry(redis_server, delay=0.05),
         max_concurrent=in_flight,
         concurrency=2,
-        batch_size=200,
-        ray_remote_args={"max_restarts": 2, "max_task_retries": 2},
+        batch_size=500,  # 2 s a batch: the kill lands mid-batch
+        ray_remote_args={
+            "max_restarts": 2,
+            "max_task_retries": 2,
+            # The dead actor's claims on what it had in flight expire in 2 s, not 60: the retried
+            # batch waits that long for them, then asks those prompts itself.
+            "runtime_env": {"env_vars": {"LLMP_CACHE_LEASE": "2"}},
+        },
     )
     result: list[Any] = []
     runner = threading.Thread(target=lambda: result.append(ds.take_all()), daemon=True)
     runner.start()
-    _wait_for(lambda: asked(redis_server)[0] >= 400, 120, "400 prompts asked")
+    _wait_for(lambda: asked(redis_server)[0] >= 150, 120, "150 prompts asked")
     members = {int(pid) for pid in redis_server_members(redis_server, PIDS)}
     victim = next(pid for pid in _map_workers() if pid in members)  # an actor that is answering
     os.kill(victim, signal.SIGKILL)
@@ -193,7 +199,7 @@ def test_an_actor_killed_mid_job_is_replaced_and_only_its_in_flight_requests_are
     distinct, total = asked(redis_server)
     assert distinct == 2000
     # What the killed actor had in flight died with it and was asked again; nothing else was.
-    assert 0 <= total - distinct <= in_flight
+    assert 1 <= total - distinct <= in_flight
     assert victim not in _map_workers()
 
 
@@ -206,7 +212,7 @@ def test_a_column_the_dataset_lacks_is_named_with_those_it_has_before_any_reques
         errors.ConfigurationError, match=r"prompt_column='question'.*columns are: 'id', 'prompt'"
     ):
         llmp.ray.generate(ds, "test/model", prompt_column="question", registry_factory=factory)
-    clash = ds.add_column("text", lambda batch: batch["prompt"])
+    clash = ray_cluster.data.from_items([{"prompt": "p", "text": "mine"}])
     with pytest.raises(errors.ConfigurationError, match=r"already has column\(s\) 'text'.*output_prefix"):
         llmp.ray.generate(clash, "test/model", registry_factory=factory)
     with pytest.raises(errors.ConfigurationError, match="cannot reach the Redis for the job's usage"):

@@ -191,8 +191,12 @@ def usage(ds: Any, *, output_prefix: str = "") -> JobUsage:
             f"ds has no column(s) {', '.join(map(repr, missing))}: pass a Dataset llmp.ray.generate "
             "produced (and its output_prefix)"
         )
-    batches = ds.select_columns(names).iter_batches(batch_format="pyarrow", batch_size=None)
-    return sum_columns(batches, output_prefix)
+    from ray.data.dataset import MaterializedDataset
+
+    # A materialized Dataset's blocks are read as they are; selecting the columns first would
+    # start a task per block. Elsewhere it lets a reader (Parquet) read only those columns.
+    source = ds if isinstance(ds, MaterializedDataset) else ds.select_columns(names)
+    return sum_columns(source.iter_batches(batch_format="pyarrow", batch_size=None), output_prefix)
 
 
 def job_usage(job: str, *, redis_url: str | None = None) -> JobUsage:
