@@ -164,8 +164,8 @@ class LLMPredictor:
         model: A model name, or a list of deployments, as `llmp.LLM` takes.
         prompt_column: The column of prompt strings (default ``"prompt"``).
         messages_column: Instead, a column of chat message lists (OpenAI's shape).
-        system_prompt, n, response_format, tools, tool_choice, parallel_tool_calls, reasoning,
-            max_turns: As in `LLM.generate`.
+        system_prompt: As in `LLM.generate`, like `n`, `response_format`, `tools`,
+            `tool_choice`, `parallel_tool_calls`, `reasoning` and `max_turns`.
         rich: Output the whole answer (tool calls, reasoning, refusal, finish reason,
             deployment), not only its text or parsed value.
         cache: As in `llmp.LLM`: True (``LLMP_CACHE_URL``, else the machine's SQLite cache), a
