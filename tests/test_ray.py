@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import json
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ import llmp.ray
 from llmp import errors
 from llmp.testing import FunctionClient
 from llmp.testing._redis import RedisServer
-from llmp.types import Cost, PriceMode, Request, Usage
+from llmp.types import Choice, Cost, PriceMode, Request, Usage
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(300)]
 
@@ -218,3 +219,38 @@ def test_a_column_the_dataset_lacks_is_named_with_those_it_has_before_any_reques
     with pytest.raises(errors.ConfigurationError, match="cannot reach the Redis for the job's usage"):
         llmp.ray.generate(ds, "test/model", job="j", redis_url="redis://127.0.0.1:1/0")
     assert asked(redis_server) == (0, 0)
+
+
+CITY = {
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "population": {"type": "integer"}},
+    "required": ["name", "population"],
+}
+
+
+def _rich_registry() -> Any:
+    def reply(request: Request) -> list[Choice]:
+        name = request.messages[-1]["content"]
+        text = json.dumps({"name": name, "population": len(name)})
+        return [Choice(text=text, reasoning=f"thought {i}", finish_reason="stop") for i in range(request.n)]
+
+    return FunctionClient(reply).registry()
+
+
+def test_rich_columns_with_n_samples_come_through_ray_with_their_arrow_types(ray_cluster: Any) -> None:
+    import pyarrow as pa
+
+    ds = ray_cluster.data.from_items([{"prompt": f"city{i}"} for i in range(40)])
+    out = llmp.ray.generate(
+        ds, "test/model", rich=True, n=2, response_format=CITY, cache=False,
+        registry_factory=_rich_registry, concurrency=1, batch_size=20,
+    ).materialize()  # fmt: skip
+    schema = out.schema()
+    types = dict(zip(schema.names, schema.types, strict=True))
+    assert types["text"] == pa.list_(pa.string())
+    assert types["parsed"] == pa.list_(pa.struct([("name", pa.string()), ("population", pa.int64())]))
+    assert types["cost"] == pa.float64()
+    row = next(r for r in out.take_all() if r["prompt"] == "city7")
+    assert list(row["parsed"]) == [{"name": "city7", "population": 5}] * 2
+    assert list(row["reasoning"]) == ["thought 0", "thought 1"]
+    assert row["error"] is None

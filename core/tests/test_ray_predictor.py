@@ -8,6 +8,8 @@ tests (test_ray_cluster.py) prove the same through real Ray actors.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from pydantic import BaseModel
 import llmp.ray
 from llmp import errors
 from llmp.testing import FunctionClient
+from llmp.testing._redis import RedisServer
 from llmp.types import Choice, Cost, PriceMode, Request, ToolCall, Usage
 
 
@@ -262,3 +265,45 @@ def test_generate_checks_its_arguments_before_touching_the_dataset(monkeypatch: 
         llmp.ray.generate(object(), "test/model")
     with pytest.raises(errors.ConfigurationError, match="not both"):
         llmp.ray.LLMPredictor("test/model", prompt_column="q", messages_column="m").settings.check()
+
+
+def test_parsed_values_arrow_cannot_type_together_are_kept_as_json_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from llmp._ray._columns import Layout
+
+    layout = Layout(rich=False, parsed=True, n=1, prefix="")
+    values = layout.empty()
+    for name in layout.names:
+        values[name] += [None, None]
+    values["parsed"] = [{"a": 1}, {"a": "one"}]  # no common Arrow type
+    arrays = layout.arrays(values)
+    assert arrays["parsed"].to_pylist() == ['{"a": 1}', '{"a": "one"}']  # nothing lost
+    assert "no common Arrow type" in caplog.text
+
+
+@pytest.mark.redis
+def test_live_usage_survives_redis_going_away_between_batches(
+    tmp_path: Path, redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = FunctionClient(echo, price=per_token)
+    ask = predictor(client, tmp_path, job="live", redis_url=redis_server.url)
+    ask(prompts(10))
+    assert llmp.ray.job_usage("live", redis_url=redis_server.url).rows == 10
+    redis_server.kill()
+    out = ask(prompts(5, start=10)).to_pylist()  # the batch is answered all the same
+    assert [row["text"] for row in out] == [f"Echo: q{i}" for i in range(10, 15)]
+    assert "could not add a batch's usage" in caplog.text
+    redis_server.start()  # empty: Redis lost its memory
+    ask(prompts(5, start=15))
+    live = llmp.ray.job_usage("live", redis_url=redis_server.url)
+    # What could not be reported while Redis was away came with the next batch (the first
+    # batch's count went with Redis's memory).
+    assert (live.rows, live.requests, live.input_tokens) == (10, 10, 10)
+    ask.close()
+
+
+def test_import_llmp_ray_imports_neither_ray_nor_arrow() -> None:
+    code = "import sys, llmp, llmp.ray; print(sorted({'ray', 'pyarrow', 'pandas'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
