@@ -263,6 +263,8 @@ def test_generate_checks_its_arguments_before_touching_the_dataset(monkeypatch: 
         llmp.ray.generate(object(), "test/model", job="j")
     with pytest.raises(errors.ConfigurationError, match=r"ds must be a ray\.data\.Dataset, got object"):
         llmp.ray.generate(object(), "test/model")
+    with pytest.raises(errors.ConfigurationError, match="max_concurrent must be a positive integer"):
+        llmp.ray.generate(object(), "test/model", max_concurrent=0)
     with pytest.raises(errors.ConfigurationError, match="not both"):
         llmp.ray.LLMPredictor("test/model", prompt_column="q", messages_column="m").settings.check()
 

@@ -116,6 +116,11 @@ class Settings:
                 f"llm_options must not hold {', '.join(sorted(taken))}: pass them as arguments of their own "
                 "(registry as registry_factory=)"
             )
+        mc = self.max_concurrent
+        if isinstance(mc, bool) or not isinstance(mc, int) or mc < 1:
+            raise ConfigurationError(f"max_concurrent must be a positive integer (per actor), got {mc!r}")
+        if "stream" in self.params:
+            raise ConfigurationError("llmp.ray does not stream: drop stream=")
         check_job(self.job)
         if self.job is not None:
             redis_url_for(self.redis_url, cache=self.cache, required=f"job={self.job!r}")
