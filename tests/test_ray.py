@@ -85,6 +85,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
+    context.wait_for_min_actors_s = 120  # every actor is up (and answering) before the first batch
     try:
         yield ray
     finally:
