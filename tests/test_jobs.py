@@ -5,15 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import llmp
-from llmp._checkpoint import CheckpointMismatchError
-from llmp.errors import AuthenticationError, BadRequestError
+from llmp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    CheckpointMismatchError,
+    ConfigurationError,
+    GenerationError,
+)
 from llmp.testing import FakeOpenAIServer, bad_request
 
 PROMPTS = [f"prompt number {i}" for i in range(20)]
+
+
+def texts(record: Any) -> list[str]:
+    """The sample texts of one checkpoint line (its ``response`` is `Response.to_dict()`)."""
+    return [choice["text"] for choice in record["response"]["choices"]]
 
 
 def lines(path: Path) -> list[dict[str, object]]:
@@ -29,8 +40,8 @@ def test_checkpoint_is_complete_in_order_and_resume_sends_nothing(
     assert results == [[f"Echo: {p}"] for p in PROMPTS]
     records = lines(out)
     assert [r["index"] for r in records] == list(range(20))
-    assert all(r["error"] is None and r["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
-    assert records[3]["outputs"] == ["Echo: prompt number 3"]
+    assert all(r["error"] is None and r["response"]["usage"]["output_tokens"] > 0 for r in records)  # type: ignore[index]
+    assert texts(records[3]) == ["Echo: prompt number 3"]  # type: ignore[index]
     assert fake_openai.request_count == 20
 
     again = llmp.LLM("gpt-4.1-mini", cache=False)
@@ -77,7 +88,7 @@ def test_failed_items_are_recorded_and_retried_on_resume(
     fake_openai.inject(bad_request("nope"), when=lambda body: body["messages"][-1]["content"] == PROMPTS[2])
     first = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out, on_error="return")
     assert isinstance(first[2], BadRequestError)
-    assert lines(out)[2]["error"] == {"type": "BadRequestError", "message": first[2].args[0]}
+    assert [r["index"] for r in lines(out)] == [0, 1, 3], "only finished items are saved"
     second = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:4], output_jsonl=out)
     assert second[2] == [f"Echo: {PROMPTS[2]}"]
     assert fake_openai.request_count == 5, "only the failed item is sent again"
@@ -104,18 +115,23 @@ def test_iter_generate_keeps_a_bounded_window_over_a_generator(fake_openai: Fake
     assert fake_openai.max_in_flight <= 8
 
 
-def test_non_str_prompt_from_a_generator_stops_with_type_error(
+def test_a_non_str_prompt_from_a_generator_is_that_item_s_error(
     fake_openai: FakeOpenAIServer, tmp_path: Path
 ) -> None:
     def prompts() -> Iterator[object]:
         yield "fine"
         yield 42
+        yield "also fine"
 
-    with pytest.raises(TypeError, match="prompt 1"):
+    with pytest.raises(GenerationError) as info:
         llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=1).generate(
             prompts(), output_jsonl=tmp_path / "j"
         )  # type: ignore[arg-type]
-    assert lines(tmp_path / "j")[0]["outputs"] == ["Echo: fine"], "what finished before the error is kept"
+    assert isinstance(info.value.errors[1], ConfigurationError)
+    assert "prompts[1] is int" in str(info.value.errors[1])
+    assert info.value.results[0] == ["Echo: fine"]
+    assert info.value.results[2] == ["Echo: also fine"], "the job went on past the bad item"
+    assert texts(lines(tmp_path / "j")[0]) == ["Echo: fine"], "what finished is in the checkpoint"
 
 
 def test_a_rejected_key_stops_the_job_early(

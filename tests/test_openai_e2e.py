@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 import llmp
+from llmp._retry import RetryPolicy
 from llmp.errors import (
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     GenerationError,
     MalformedResponseError,
     MissingAPIKeyError,
@@ -20,7 +22,9 @@ from llmp.errors import (
     ProviderTimeoutError,
     QuotaExceededError,
     RateLimitError,
+    ServerError,
     UnknownModelError,
+    UnsupportedParameterError,
 )
 from llmp.testing import (
     FakeOpenAIServer,
@@ -95,12 +99,15 @@ def test_messages_system_prompt_and_params_reach_the_wire(fake_openai: FakeOpenA
 
 
 def test_reasoning_model_parameter_mapping_on_the_wire(fake_openai: FakeOpenAIServer) -> None:
-    with pytest.warns(UserWarning, match="temperature"):
-        llmp.LLM("o4-mini").generate(["q"], max_tokens=9, temperature=0.3)
+    llmp.LLM("o4-mini").generate(["q"], max_tokens=9, reasoning="high")
     body = chat_requests(fake_openai)[-1].body
     assert body["max_completion_tokens"] == 9
+    assert body["reasoning_effort"] == "high"
     assert "max_tokens" not in body
-    assert "temperature" not in body
+    # A sampling setting a reasoning model cannot take is refused by name, before anything is sent.
+    with pytest.raises(UnsupportedParameterError, match=r"o4-mini is a reasoning model.*temperature"):
+        llmp.LLM("o4-mini").generate(["q"], temperature=0.3)
+    assert len(chat_requests(fake_openai)) == 1
 
 
 def test_stream_joined_equals_call_and_counts_usage(fake_openai: FakeOpenAIServer) -> None:
@@ -185,19 +192,28 @@ def test_server_errors_are_retried(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.inject(server_error(502))
     fake_openai.inject(server_error(503))
     llm = llmp.LLM("gpt-4.1-mini", cache=False)
-    llm._engine.retry = llm._engine.retry.__class__(max_retries=6, base=0.01)
+    llm._engine.sender.retry = RetryPolicy(max_retries=6, base=0.01)
     assert llm.chat("x") == "Echo: x"
     assert len(chat_requests(fake_openai)) == 4
 
 
 def test_retries_give_up_with_a_typed_error(fake_openai: FakeOpenAIServer) -> None:
-    fake_openai.inject(rate_limited(retry_after=0.01), times=None)
+    fake_openai.inject(server_error(503), times=None)
     llm = llmp.LLM("gpt-4.1-mini", cache=False, max_retries=2)
-    with pytest.raises(RateLimitError) as info:
+    llm._engine.sender.retry = RetryPolicy(max_retries=2, base=0.01)
+    with pytest.raises(ServerError) as info:
         llm.chat("x")
-    assert info.value.status_code == 429
-    assert info.value.retry_after == pytest.approx(0.01)
+    assert info.value.status_code == 503
     assert len(chat_requests(fake_openai)) == 3
+    # A 429 that says when to come back does not use up a retry, up to rate_limit_retries of them.
+    fake_openai.reset()
+    fake_openai.inject(rate_limited(retry_after=0.01), times=None)
+    llm._engine.sender.retry = RetryPolicy(max_retries=2, base=0.01, rate_limit_retries=2)
+    with pytest.raises(RateLimitError) as limited:
+        llm.chat("x")
+    assert limited.value.status_code == 429
+    assert limited.value.retry_after == pytest.approx(0.01)
+    assert len(chat_requests(fake_openai)) == 1 + 2 + 2
 
 
 def test_401_is_not_retried_and_hides_the_key(
@@ -301,7 +317,7 @@ def test_global_concurrency_caps_in_flight(
 def test_bad_input_is_a_clear_error(fake_openai: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     llm = llmp.LLM("gpt-4.1-mini")
     assert llm.generate([]) == []
-    with pytest.raises(TypeError, match="prompt 1"):
+    with pytest.raises(ConfigurationError, match=r"prompts\[1\] is int"):
         llm.generate(["ok", 3])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="n must be"):
         llm.generate(["x"], n=0)

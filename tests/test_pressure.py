@@ -12,6 +12,7 @@ import pytest
 import trustme
 
 import llmp
+from llmp._retry import RetryPolicy
 from llmp.errors import ProviderConnectionError, TLSError
 from llmp.testing import FakeOpenAIServer, rate_limited, server_error
 
@@ -67,7 +68,7 @@ def test_a_rate_limited_key_steps_aside_for_the_others(
 def test_5xx_burst_ends_in_success(fake_openai: FakeOpenAIServer) -> None:
     fake_openai.inject(server_error(503), times=5)
     llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=8)
-    llm._engine.retry = llm._engine.retry.__class__(max_retries=6, base=0.02)
+    llm._engine.sender.retry = RetryPolicy(max_retries=6, base=0.02)
     assert llm.generate([f"s{i}" for i in range(10)]) == [[f"Echo: s{i}"] for i in range(10)]
     assert fake_openai.request_count == 15
 
@@ -79,7 +80,7 @@ def test_nothing_listening_is_a_connection_error_after_retries() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         llm = llmp.LLM("local/m", base_url=f"http://127.0.0.1:{port}/v1", cache=False, max_retries=2)
-        llm._engine.retry = llm._engine.retry.__class__(max_retries=2, base=0.01)
+        llm._engine.sender.retry = RetryPolicy(max_retries=2, base=0.01)
         with pytest.raises(ProviderConnectionError):
             llm.chat("x")
         assert llm.usage.retries == 2

@@ -82,3 +82,9 @@ def test_a_provider_without_a_batch_api_says_which_have_one(make_llm: MakeLLM) -
     llm, _ = make_llm(FunctionClient(answer, capabilities=Capabilities(batch=False)))
     with pytest.raises(errors.ConfigurationError, match="has no batch API"):
         llm.batch_submit(["x"])
+
+
+def test_an_in_memory_batch_without_polls_is_ready_at_once(make_llm: MakeLLM) -> None:
+    llm, _ = make_llm(FunctionClient(answer))
+    batch_id = llm.batch_submit(["now"])
+    assert llm.batch_retrieve(batch_id) == [["batch now"]]

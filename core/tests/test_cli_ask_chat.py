@@ -121,7 +121,7 @@ def test_a_provider_error_is_one_line_and_never_shows_the_key(
     assert "BadRequestError" in err
     assert "400" in err
     assert fake_openai.api_key not in err
-    assert "***" in err
+    assert "[redacted key " in err  # scrubbed where the error was built (llmp._secrets)
     assert "Traceback" not in err
 
     code, _, err = cli(["ask", "-v", "hi"], capsys, monkeypatch)

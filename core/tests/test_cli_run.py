@@ -16,6 +16,11 @@ from llmp._cli._inputs import PromptSource
 from llmp.testing import FakeOpenAIServer, StatusError
 
 
+def texts(record: Any) -> list[str]:
+    """The sample texts of one checkpoint line (its ``response`` is `Response.to_dict()`)."""
+    return [choice["text"] for choice in record["response"]["choices"]]
+
+
 def cli(
     argv: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, stdin: str = ""
 ) -> tuple[int, str, str]:
@@ -56,8 +61,8 @@ def test_run_jsonl_writes_one_line_per_prompt_in_order_and_a_summary(
     assert (code, stdout) == (0, "")
     got = records(out)
     assert [r["index"] for r in got] == list(range(7))
-    assert [r["outputs"] for r in got] == [[f"Echo: prompt {i}"] for i in range(7)]
-    assert all(r["error"] is None and r["usage"]["output_tokens"] > 0 for r in got)
+    assert [texts(r) for r in got] == [[f"Echo: prompt {i}"] for i in range(7)]
+    assert all(r["error"] is None and r["response"]["usage"]["output_tokens"] > 0 for r in got)
     assert sorted(sent_prompts(fake_openai)) == sorted(f"prompt {i}" for i in range(7))
     assert "gpt-4.1-mini: 7 prompts, 7 ok, 0 failed -> " in err
     assert "7 requests, 0 from cache" in err
@@ -86,7 +91,7 @@ def test_a_rerun_resumes_and_retries_only_the_failed_prompts(
     assert "first failure, prompt 4:" in err
     assert "refused for this test" in err
     assert "run the same command again" in err
-    assert records(out)[4]["outputs"] is None
+    assert records(out)[4]["response"] is None
     assert records(out)[4]["error"]["type"] == "BadRequestError"
 
     fake_openai.cancel(refused)
@@ -96,7 +101,7 @@ def test_a_rerun_resumes_and_retries_only_the_failed_prompts(
     assert "resuming: 5 of 6 prompts already done" in err
     assert fake_openai.request_count - before == 1
     assert sent_prompts(fake_openai)[-1] == "question 4"
-    assert [r["outputs"] for r in records(out)] == [[f"Echo: question {i}"] for i in range(6)]
+    assert [texts(r) for r in records(out)] == [[f"Echo: question {i}"] for i in range(6)]
 
 
 def test_run_csv_with_a_chosen_column_and_n_samples(
@@ -112,7 +117,7 @@ def test_run_csv_with_a_chosen_column_and_n_samples(
         ["run", str(source), "--field", "question", "-n", "2", "-o", str(out)], capsys, monkeypatch
     )
     assert code == 0
-    assert [r["outputs"] for r in records(out)] == [
+    assert [texts(r) for r in records(out)] == [
         ["Echo: Hello, world", "Echo: Hello, world [1]"],
         ["Echo: two\nlines", "Echo: two\nlines [1]"],
     ]
@@ -127,7 +132,7 @@ def test_run_from_stdin(
     out = tmp_path / "out.jsonl"
     code, _, _ = cli(["run", "-", "--format", "jsonl", "-o", str(out)], capsys, monkeypatch, '"a"\n"b"\n')
     assert code == 0
-    assert [r["outputs"] for r in records(out)] == [["Echo: a"], ["Echo: b"]]
+    assert [texts(r) for r in records(out)] == [["Echo: a"], ["Echo: b"]]
 
 
 @pytest.mark.parametrize(

@@ -359,3 +359,32 @@ def test_the_progress_bar_says_what_each_deployment_is_doing(
     bar = capsys.readouterr().err
     assert "b/m 30 ok" in bar, bar
     assert "a/m 0 ok 0 busy OPEN" in bar, bar
+
+
+def test_rpm_on_a_deployment_paces_after_its_burst(tmp_path: Path) -> None:
+    import time
+
+    sent: list[float] = []
+
+    def stamp(request: Request) -> str:
+        sent.append(time.monotonic())
+        return "ok"
+
+    _, registry = three(a=FunctionClient(stamp))
+    # 3,000 a minute is 50 a second, with a burst of one minute's worth: the first 3,000 go at
+    # once, the next 100 only at the refill rate, so they take about two seconds.
+    llm = make([{"model": "a/m", "rpm": 3000}], registry, tmp_path, cache=False, max_concurrent=64)
+    llm.generate([f"p{i}" for i in range(3100)])
+    assert len(sent) == 3100
+    after_burst = sorted(sent)[3000:]
+    assert after_burst[-1] - after_burst[0] >= 99 / 50 * 0.9, "the requests past the burst were paced"
+
+
+def test_llm_level_rpm_applies_to_deployments_without_their_own(tmp_path: Path) -> None:
+    _, registry = three(a=ok("a"), b=ok("b"))
+    llm = make([{"model": "a/m", "rpm": 10}, "b/m"], registry, tmp_path, rpm=20, tpm=1000)
+    first, second = (e.sender.admission for e in llm._router.engines)  # type: ignore[union-attr]
+    assert first is not None
+    assert second is not None
+    assert (first.rpm.capacity, second.rpm.capacity) == (10, 20)
+    assert first.tpm.capacity == second.tpm.capacity == 1000

@@ -7,13 +7,18 @@ import asyncio
 import multiprocessing
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from llmp._global_slots import GlobalSlots, Slot, global_slots_from_env
+from llmp._global_slots import global_slots, global_slots_from_env
+from llmp._machine_slots import MachineSlot, MachineSlots
+from llmp._paths import _private_dir, default_slots_dir
+from llmp.errors import ConfigurationError
+from llmp.testing import FakeOpenAIServer
 
 SPAWN = multiprocessing.get_context("spawn")
 
@@ -21,7 +26,7 @@ SPAWN = multiprocessing.get_context("spawn")
 pytestmark = pytest.mark.filterwarnings("error::ResourceWarning")
 
 
-def _take_all(slots: GlobalSlots) -> list[Slot]:
+def _take_all(slots: MachineSlots) -> list[MachineSlot]:
     taken = []
     while (slot := slots.try_acquire()) is not None:
         taken.append(slot)
@@ -32,7 +37,7 @@ def _take_all(slots: GlobalSlots) -> list[Slot]:
 
 
 async def test_many_tasks_never_exceed_the_limit_and_reach_it(tmp_path: Path) -> None:
-    slots = GlobalSlots(3, tmp_path)
+    slots = MachineSlots(3, tmp_path)
     current = peak = done = 0
 
     async def worker() -> None:
@@ -50,14 +55,14 @@ async def test_many_tasks_never_exceed_the_limit_and_reach_it(tmp_path: Path) ->
     assert peak == 3
     assert done == 200
     assert slots.held == 0
-    taken = _take_all(GlobalSlots(3, tmp_path))
+    taken = _take_all(MachineSlots(3, tmp_path))
     assert len(taken) == 3  # every slot really unlocked
     for slot in taken:
         slot.release()
 
 
 def test_try_acquire_hands_out_each_slot_once(tmp_path: Path) -> None:
-    slots = GlobalSlots(4, tmp_path)
+    slots = MachineSlots(4, tmp_path)
     taken = _take_all(slots)
     assert sorted(s.index for s in taken) == [0, 1, 2, 3]
     assert slots.try_acquire() is None
@@ -68,7 +73,7 @@ def test_try_acquire_hands_out_each_slot_once(tmp_path: Path) -> None:
 
 
 def test_release_is_idempotent_and_really_unlocks(tmp_path: Path) -> None:
-    mine, other = GlobalSlots(2, tmp_path), GlobalSlots(2, tmp_path)
+    mine, other = MachineSlots(2, tmp_path), MachineSlots(2, tmp_path)
     a, b = _take_all(mine)
     assert other.try_acquire() is None  # two instances exclude each other like two processes
     a.release()
@@ -89,7 +94,7 @@ def test_release_is_idempotent_and_really_unlocks(tmp_path: Path) -> None:
 
 
 def test_slot_is_a_context_manager(tmp_path: Path) -> None:
-    slots = GlobalSlots(1, tmp_path)
+    slots = MachineSlots(1, tmp_path)
     slot = slots.try_acquire()
     assert slot is not None
     with slot:
@@ -101,11 +106,11 @@ def test_slot_is_a_context_manager(tmp_path: Path) -> None:
 def test_limit_must_be_positive(tmp_path: Path) -> None:
     for bad in (0, -1, True):
         with pytest.raises(ValueError, match="positive integer"):
-            GlobalSlots(bad, tmp_path)
+            MachineSlots(bad, tmp_path)
 
 
 async def test_cancelled_waiter_takes_no_slot(tmp_path: Path) -> None:
-    slots = GlobalSlots(1, tmp_path)
+    slots = MachineSlots(1, tmp_path)
     holder = await slots.acquire()
     waiter = asyncio.create_task(slots.acquire())
     await asyncio.sleep(0)  # let it run up to its wait
@@ -123,11 +128,11 @@ async def test_cancelled_waiter_takes_no_slot(tmp_path: Path) -> None:
 async def test_waiter_cancelled_just_after_being_handed_a_slot_gives_it_back(tmp_path: Path) -> None:
     """The poller resolves a waiter, and the waiter is cancelled before it resumes."""
 
-    class CancelAfterHandOff(GlobalSlots):
-        victim: asyncio.Task[Slot] | None = None
+    class CancelAfterHandOff(MachineSlots):
+        victim: asyncio.Task[MachineSlot] | None = None
         handed_off = False
 
-        def try_acquire(self) -> Slot | None:
+        def try_acquire(self) -> MachineSlot | None:
             slot = super().try_acquire()
             if self.victim is not None:
                 if slot is not None:
@@ -158,7 +163,7 @@ async def test_waiter_cancelled_just_after_being_handed_a_slot_gives_it_back(tmp
 
 
 async def test_waiters_hold_nothing_and_are_served_in_order(tmp_path: Path) -> None:
-    slots, outsider = GlobalSlots(2, tmp_path), GlobalSlots(2, tmp_path)
+    slots, outsider = MachineSlots(2, tmp_path), MachineSlots(2, tmp_path)
     first, second = _take_all(outsider)
     waiters = [asyncio.create_task(slots.acquire()) for _ in range(5)]
     await asyncio.sleep(0)
@@ -181,10 +186,10 @@ async def test_waiters_hold_nothing_and_are_served_in_order(tmp_path: Path) -> N
 # module: importing pytest costs ~0.5 s per child, which would dominate the test.
 _CONTENDER_SRC = """
 import asyncio
-from llmp._global_slots import GlobalSlots
+from llmp._machine_slots import MachineSlots
 
 async def main():
-    slots = GlobalSlots(limit, directory)
+    slots = MachineSlots(limit, directory)
 
     async def task():
         for _ in range(rounds):
@@ -231,8 +236,8 @@ def test_processes_share_the_cap(tmp_path: Path) -> None:
 
 _HOLDER_SRC = """
 import threading
-from llmp._global_slots import GlobalSlots
-slots = GlobalSlots(limit, directory)
+from llmp._machine_slots import MachineSlots
+slots = MachineSlots(limit, directory)
 held = [slots.try_acquire() for _ in range(limit)]
 assert all(s is not None for s in held)
 holding.set()
@@ -249,7 +254,7 @@ def test_a_killed_process_releases_its_slots(tmp_path: Path) -> None:
     proc.start()
     try:
         assert holding.wait(timeout=60)
-        slots = GlobalSlots(limit, tmp_path)
+        slots = MachineSlots(limit, tmp_path)
         assert slots.try_acquire() is None
     finally:
         assert proc.pid is not None
@@ -264,7 +269,7 @@ def test_a_killed_process_releases_its_slots(tmp_path: Path) -> None:
 
 FORK_SCRIPT = """
 import multiprocessing, sys
-from llmp._global_slots import GlobalSlots
+from llmp._machine_slots import MachineSlots
 
 def take_all(slots):
     taken = []
@@ -278,7 +283,7 @@ def child(slot, slots, out):
     out.put(len(take_all(slots)))
 
 ctx = multiprocessing.get_context("fork")
-slots = GlobalSlots(3, sys.argv[1])
+slots = MachineSlots(3, sys.argv[1])
 parents = slots.try_acquire()
 assert parents is not None
 out = ctx.Queue()
@@ -290,7 +295,7 @@ assert proc.exitcode == 0, proc.exitcode
 assert held_in_child == 0, held_in_child
 assert taken_in_child == 2, taken_in_child  # the parent's slot stayed locked in the child
 assert not parents.released
-outsider = GlobalSlots(3, sys.argv[1])
+outsider = MachineSlots(3, sys.argv[1])
 taken = take_all(outsider)
 assert len(taken) == 2, taken  # the child's slots died with it; the parent's is still held
 for slot in [*taken, parents]:
@@ -314,7 +319,7 @@ def test_forked_child_cannot_release_or_reuse_the_parents_slots(tmp_path: Path) 
 
 
 def test_close_drops_held_slots(tmp_path: Path) -> None:
-    slots, other = GlobalSlots(2, tmp_path), GlobalSlots(2, tmp_path)
+    slots, other = MachineSlots(2, tmp_path), MachineSlots(2, tmp_path)
     stale = _take_all(slots)
     assert other.try_acquire() is None
     slots.close()
@@ -341,6 +346,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
         "LLMP_GLOBAL_CONCURRENCY",
         "LLM_GLOBAL_CONCURRENCY",
         "LLMP_GLOBAL_SLOTS_DIR",
+        "LLMP_GLOBAL_LEASE",
+        "LLMP_REDIS_URL",
         "LLM_CACHE_DIR",
     ):
         monkeypatch.delenv(name, raising=False)
@@ -348,30 +355,41 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     return monkeypatch
 
 
+def _machine(slots: object) -> MachineSlots:
+    assert isinstance(slots, MachineSlots)
+    return slots
+
+
 def test_unset_or_empty_means_no_global_cap(env: pytest.MonkeyPatch) -> None:
     assert global_slots_from_env() is None
     env.setenv("LLMP_GLOBAL_CONCURRENCY", "  ")
     assert global_slots_from_env() is None
+    env.setenv("LLMP_REDIS_URL", "redis://127.0.0.1:1/0")  # a URL alone sets no cap (and is not dialled)
+    assert global_slots_from_env() is None
 
 
-def test_env_limit_and_default_directory(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_env_limit_and_a_default_directory_that_ignores_the_cache_dir(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     env.setenv("LLMP_GLOBAL_CONCURRENCY", " 4 ")
-    slots = global_slots_from_env()
-    assert slots is not None
+    slots = _machine(global_slots_from_env())
     assert slots.limit == 4
-    assert slots.directory == (tmp_path / "cache" / "slots").resolve()
+    assert slots.directory == default_slots_dir().resolve()
+    assert str(slots.directory) == f"/tmp/llmp-{os.getuid()}/slots"
+    assert stat.S_IMODE(os.stat(slots.directory.parent).st_mode) == 0o700  # /tmp is shared: private
     assert global_slots_from_env() is slots  # one instance (and set of descriptors) per config
+    env.setenv("LLMP_CACHE_DIR", str(tmp_path / "another-cache"))
+    assert global_slots_from_env() is slots  # regression (issue 15.9): not per cache directory
     env.setenv("LLMP_GLOBAL_CONCURRENCY", "2")
-    changed = global_slots_from_env()
-    assert changed is not None
+    changed = _machine(global_slots_from_env())
     assert changed.limit == 2  # the environment is read on every call
+    assert changed.directory == slots.directory
 
 
 def test_llm_variant_and_directory_override(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
     env.setenv("LLM_GLOBAL_CONCURRENCY", "5")
     env.setenv("LLMP_GLOBAL_SLOTS_DIR", str(tmp_path / "elsewhere"))
-    slots = global_slots_from_env()
-    assert slots is not None
+    slots = _machine(global_slots_from_env())
     assert slots.limit == 5
     assert slots.directory == (tmp_path / "elsewhere").resolve()
     env.setenv("LLMP_GLOBAL_CONCURRENCY", "7")  # the llmp name wins
@@ -384,5 +402,90 @@ def test_llm_variant_and_directory_override(env: pytest.MonkeyPatch, tmp_path: P
 @pytest.mark.parametrize("raw", ["abc", "0", "-3", "2.5", "4 slots"])
 def test_bad_values_are_errors_naming_the_variable(env: pytest.MonkeyPatch, name: str, raw: str) -> None:
     env.setenv(name, raw)
-    with pytest.raises(ValueError, match=rf"^{name} must be a positive integer .*got '{raw}'"):
+    with pytest.raises(ConfigurationError, match=rf"^{name} must be a positive integer .*got '{raw}'"):
         global_slots_from_env()
+
+
+@pytest.mark.parametrize("limit", [0, -1, 2.5, True, "3"])
+def test_bad_explicit_limit_is_an_error_naming_it(limit: object) -> None:
+    with pytest.raises(ConfigurationError, match="global_slots limit must be a positive integer"):
+        global_slots(limit, redis_url="")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-1", "0.1", "inf", "nan"])
+def test_bad_lease_is_an_error_naming_the_variable(env: pytest.MonkeyPatch, raw: str) -> None:
+    env.setenv("LLMP_GLOBAL_CONCURRENCY", "2")
+    env.setenv("LLMP_REDIS_URL", "redis://127.0.0.1:1/0")
+    env.setenv("LLMP_GLOBAL_LEASE", raw)
+    with pytest.raises(
+        ConfigurationError, match=rf"^LLMP_GLOBAL_LEASE must be a number of seconds .*got '{raw}'"
+    ):
+        global_slots_from_env()
+
+
+# -- the default directory is safe in a shared /tmp ---------------------------------------------------
+
+
+def test_private_dir_is_created_0700_and_tightened_if_too_open(tmp_path: Path) -> None:
+    root = tmp_path / "llmp-me"
+    _private_dir(root)
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+    assert (root / "slots").is_dir()
+    os.chmod(root, 0o777)
+    _private_dir(root)
+    assert stat.S_IMODE(os.stat(root).st_mode) == 0o700
+
+
+def test_private_dir_refuses_a_symlink_or_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "someone-elses"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    with pytest.raises(ConfigurationError, match=r"link is not a directory .*LLMP_GLOBAL_SLOTS_DIR"):
+        _private_dir(tmp_path / "link")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigurationError, match=r"file is not a directory"):
+        _private_dir(tmp_path / "file")
+
+
+def test_private_dir_refuses_a_directory_of_another_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "planted"
+    root.mkdir(mode=0o777)
+    monkeypatch.setattr(os, "getuid", lambda: os.stat(root).st_uid + 1)  # as if someone else made it
+    with pytest.raises(ConfigurationError, match=r"planted belongs to uid \d+, not to you"):
+        _private_dir(root)
+
+
+# -- two processes, two cache directories, one cap (issue 15.9) ---------------------------------------
+
+_JOB_SRC = """
+import sys, llmp
+llm = llmp.LLM("gpt-4.1-mini", max_concurrent=8, cache=False)
+tag = sys.argv[1]
+prompts = [f"{tag} {i}" for i in range(16)]
+assert llm.generate(prompts) == [[f"Echo: {p}"] for p in prompts]
+print("done")
+"""
+
+
+def test_two_processes_with_different_cache_dirs_share_the_machine_wide_cap(
+    fake_openai: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """Each process alone would fill the cap of 2; before the fix the two had 4 in flight."""
+    fake_openai.ttft = 0.1
+    env = {k: v for k, v in os.environ.items() if k not in ("LLMP_GLOBAL_SLOTS_DIR", "LLMP_REDIS_URL")}
+    env["LLMP_GLOBAL_CONCURRENCY"] = "2"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _JOB_SRC, tag],
+            env={**env, "LLMP_CACHE_DIR": str(tmp_path / f"cache-{tag}")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for tag in ("a", "b")
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err.decode()[-2000:] for _, err in outs]
+    assert fake_openai.request_count == 32
+    assert fake_openai.max_in_flight <= 2

@@ -154,6 +154,16 @@ def test_retry_after_zero_uses_the_reset_headers_and_does_not_burn_retries(make_
     assert len(calls) == 13, "12 rate-limited attempts with a known reset did not use up max_retries=2"
 
 
+def test_max_retries_zero_means_no_retry_even_with_a_known_wait(make_llm: MakeLLM) -> None:
+    def answer(request: Request) -> str:
+        raise errors.RateLimitError("429", provider="test", status_code=429, retry_after=0.01)
+
+    llm, client = make_llm(answer, max_retries=0)
+    with pytest.raises(errors.RateLimitError):
+        llm.chat("hi")
+    assert client.request_count == 1
+
+
 def test_a_rate_limit_without_any_wait_signal_counts_against_max_retries(make_llm: MakeLLM) -> None:
     def answer(request: Request) -> str:
         raise errors.RateLimitError("429", provider="test", status_code=429)

@@ -1,310 +1,137 @@
-"""A machine-wide cap on requests in flight across processes: `LLMP_GLOBAL_CONCURRENCY=N`.
+"""The cap on requests in flight beyond one process: `LLMP_GLOBAL_CONCURRENCY=N`.
 
-N files `slot-<i>.lock` in one directory; holding slot i means holding an exclusive `flock` on
-its file. The kernel drops a flock when its holder dies, so a crashed or SIGKILLed process never
-leaks a slot.
+By default the N slots are machine-wide (`MachineSlots`: file locks in one fixed directory per
+user, whatever cache directory each process uses). With `LLMP_REDIS_URL=redis://...` (or
+`redis_url=`) they are cluster-wide (`ClusterSlots`: leases in Redis that expire when a worker
+dies, falling back to the machine-wide slots while Redis is away). Both have one interface,
+`GlobalSlots`: `slot = await slots.acquire()` ... `slot.release()`.
 
-A flock belongs to an open file description, and taking it twice through one descriptor succeeds
-twice. This process's set of held indices is therefore authoritative within a `GlobalSlots`
-(checked and updated under one lock with the flock call), while separate instances, having
-separate descriptors, exclude each other through the kernel exactly like separate processes.
+Environment, read on every call of `global_slots_from_env()` (calls with the same settings share
+one instance):
 
-Waiting: per event loop, tasks that find every slot taken queue FIFO behind a single poller task
-that rescans the files with jittered exponential backoff and hands each slot it wins to the
-longest waiter. One poller rather than one per waiting task keeps the cost at one scan per
-interval however many tasks wait. Nothing is held while sleeping. A release deliberately does not
-wake local waiters early: a busy process would then re-take its own slots before any other
-process looked, and starve them.
-
-Limits: not FIFO across processes; every process should use the same N (a process with a smaller
-N only ever uses the first N files, so the machine-wide cap is the largest N in use).
+- `LLMP_GLOBAL_CONCURRENCY` (or `LLM_GLOBAL_CONCURRENCY`): N; unset or empty means no cap.
+- `LLMP_REDIS_URL`: makes the cap cluster-wide.
+- `LLMP_GLOBAL_LEASE`: seconds a cluster-wide slot outlives a dead holder (default 10).
+- `LLMP_GLOBAL_SLOTS_DIR`: the machine-wide slot directory (default `/tmp/llmp-<uid>/slots`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import collections
-import contextlib
+import math
 import os
-import random
-import sys
 import threading
-import warnings
-import weakref
 from pathlib import Path
-from types import TracebackType
+from typing import Protocol
 
-from llmp._paths import default_cache_dir
+from llmp._machine_slots import MachineSlot, MachineSlots
+from llmp._paths import SLOTS_DIR_ENV_VAR, default_slots_dir
+from llmp._redis_link import REDIS_URL_ENV_VAR
+from llmp.errors import ConfigurationError
 
-__all__ = ["CONCURRENCY_ENV_VARS", "SLOTS_DIR_ENV_VAR", "GlobalSlots", "Slot", "global_slots_from_env"]
+__all__ = [
+    "CONCURRENCY_ENV_VARS",
+    "LEASE_ENV_VAR",
+    "REDIS_URL_ENV_VAR",
+    "SLOTS_DIR_ENV_VAR",
+    "GlobalSlots",
+    "MachineSlot",
+    "MachineSlots",
+    "Slot",
+    "global_slots",
+    "global_slots_from_env",
+]
 
 # Checked in order; `LLM_GLOBAL_CONCURRENCY` is accepted for users of other LLM clients.
 CONCURRENCY_ENV_VARS: tuple[str, ...] = ("LLMP_GLOBAL_CONCURRENCY", "LLM_GLOBAL_CONCURRENCY")
-SLOTS_DIR_ENV_VAR = "LLMP_GLOBAL_SLOTS_DIR"
-
-# Descriptors kept open per instance (one per slot file) so a scan is one syscall per slot; slots
-# beyond this are opened per probe, so a huge N cannot exhaust the process's descriptor limit.
-_FD_CACHE_MAX = 256
-# Poller backoff: the first rescan comes quickly, since a slot held for a short call frees soon;
-# the cap bounds how long a slot freed by another process can sit idle before we notice.
-_MIN_DELAY = 0.001
-_MAX_DELAY = 0.05
-
-if sys.platform == "win32":  # pragma: no cover - Linux is what CI runs
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        # Byte-range lock on byte 0 (the position never moves); released when the process dies.
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
+LEASE_ENV_VAR = "LLMP_GLOBAL_LEASE"
 
 
-class Slot:
-    """One held slot. `release()` is idempotent; also a (sync or async) context manager."""
+class Slot(Protocol):
+    """A held slot; `release()` gives it back (idempotent, synchronous, never raises)."""
 
-    __slots__ = ("_fd", "_gen", "_owner", "_released", "index")
+    def release(self) -> None: ...
 
-    def __init__(self, owner: GlobalSlots, index: int, fd: int, gen: int) -> None:
-        self._owner = owner
-        self.index = index
-        self._fd = fd
-        self._gen = gen
-        self._released = False
+
+class GlobalSlots(Protocol):
+    """`limit` slots shared beyond this process. Waiting for one holds nothing."""
 
     @property
-    def released(self) -> bool:
-        return self._released
-
-    def release(self) -> None:
-        self._owner._release(self)
-
-    def __enter__(self) -> Slot:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    async def __aenter__(self) -> Slot:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.release()
-
-    def __del__(self) -> None:
-        if not self._released and self._gen == self._owner._gen:
-            with contextlib.suppress(Exception):  # e.g. at interpreter shutdown
-                self.release()
-            warnings.warn(f"global slot {self.index} was never released", ResourceWarning, stacklevel=1)
-
-    def __repr__(self) -> str:
-        state = "released" if self._released else "held"
-        return f"<Slot {self.index} of {self._owner.limit} {state}>"
-
-
-class _LoopWaiters:
-    """The tasks of one event loop waiting for a slot, and the poller serving them."""
-
-    __slots__ = ("poller", "queue")
-
-    def __init__(self) -> None:
-        self.queue: collections.deque[asyncio.Future[Slot]] = collections.deque()
-        self.poller: asyncio.Task[None] | None = None
-
-
-class GlobalSlots:
-    """`limit` slots shared by every process using `directory`."""
-
-    def __init__(self, limit: int, directory: Path | str) -> None:
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise ValueError(f"GlobalSlots limit must be a positive integer, got {limit!r}")
-        self.limit: int = limit
-        self.directory: Path = Path(directory).expanduser()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._paths = [str(self.directory / f"slot-{i}.lock") for i in range(limit)]
-        self._gen = 0
-        self._reset()
-        _LIVE.add(self)
-
-    def _reset(self) -> None:
-        # Guards _held, _fds and each flock/unlock that changes them. Reentrant because a leaked
-        # Slot's __del__ (releasing) can run from a garbage collection inside try_acquire.
-        self._lock = threading.RLock()
-        self._held: set[int] = set()
-        self._fds: list[int] = [-1] * min(self.limit, _FD_CACHE_MAX)
-        self._waiting: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWaiters] = (
-            weakref.WeakKeyDictionary()
-        )
-        # Bumped at fork and close: a Slot from an older generation has nothing left to unlock.
-        self._gen += 1
+    def limit(self) -> int: ...
 
     @property
     def held(self) -> int:
-        """How many slots this instance holds right now."""
-        return len(self._held)
-
-    def try_acquire(self) -> Slot | None:
-        """A free slot, or None at once if all are taken."""
-        limit = self.limit
-        start = random.randrange(limit)  # processes start at different files, so fewer collisions
-        with self._lock:
-            held, fds = self._held, self._fds
-            for offset in range(limit):
-                i = start + offset
-                if i >= limit:
-                    i -= limit
-                if i in held:
-                    continue
-                cached = i < len(fds)
-                fd = fds[i] if cached else -1
-                if fd < 0:
-                    fd = os.open(self._paths[i], os.O_RDWR | os.O_CREAT, 0o666)  # close-on-exec
-                    if cached:
-                        fds[i] = fd
-                if _try_lock(fd):
-                    held.add(i)
-                    return Slot(self, i, fd, self._gen)
-                if not cached:
-                    os.close(fd)
-        return None
+        """Slots this instance holds now."""
+        ...
 
     async def acquire(self) -> Slot:
-        """Wait for a slot without blocking the event loop, holding nothing while waiting."""
-        loop = asyncio.get_running_loop()
-        with self._lock:
-            waiters = self._waiting.get(loop)
-        if waiters is None or not waiters.queue:  # never overtake tasks already queued here
-            slot = self.try_acquire()
-            if slot is not None:
-                return slot
-        with self._lock:
-            waiters = self._waiting.get(loop)
-            if waiters is None:
-                waiters = self._waiting[loop] = _LoopWaiters()
-        fut: asyncio.Future[Slot] = loop.create_future()
-        waiters.queue.append(fut)
-        if waiters.poller is None:
-            waiters.poller = loop.create_task(self._poll(loop, waiters), name="llmp-global-slots")
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            # Cancelled after the poller handed us a slot but before we resumed: give it back.
-            if fut.done() and not fut.cancelled():
-                fut.result().release()
-            raise
-
-    async def _poll(self, loop: asyncio.AbstractEventLoop, waiters: _LoopWaiters) -> None:
-        queue = waiters.queue
-        delay = _MIN_DELAY
-        try:
-            while True:
-                won = False
-                while queue:
-                    if queue[0].done():  # that acquire() was cancelled
-                        queue.popleft()
-                        continue
-                    slot = self.try_acquire()
-                    if slot is None:
-                        break
-                    queue.popleft().set_result(slot)
-                    won = True
-                if not queue:
-                    return
-                delay = _MIN_DELAY if won else min(delay * 2, _MAX_DELAY)
-                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        except asyncio.CancelledError:
-            for fut in queue:  # the loop is shutting down: its waiters go too
-                fut.cancel()
-            queue.clear()
-            raise
-        except Exception as exc:
-            # Waiters must not hang on a poller that died (e.g. the slot directory vanished);
-            # each gets the error from its acquire(), so the task itself ends quietly.
-            for fut in queue:
-                if not fut.done():
-                    fut.set_exception(exc)
-            queue.clear()
-        finally:
-            waiters.poller = None
-            with self._lock:
-                if not queue and self._waiting.get(loop) is waiters:
-                    del self._waiting[loop]
-
-    def _release(self, slot: Slot) -> None:
-        with self._lock:
-            if slot._released:
-                return
-            slot._released = True
-            if slot._gen != self._gen:
-                return  # inherited across fork (the parent's to release) or the instance was closed
-            # Unlock before forgetting the index: once forgotten, a new acquisition through the
-            # same descriptor could take it, and unlocking after that would drop its lock.
-            _unlock(slot._fd)
-            if slot.index >= len(self._fds):
-                os.close(slot._fd)
-            self._held.discard(slot.index)
-
-    def close(self) -> None:
-        """Close the slot files; this drops every slot still held through this instance."""
-        with self._lock:
-            fds, self._fds = self._fds, [-1] * len(self._fds)
-            self._held.clear()
-            self._gen += 1  # outstanding Slots now release nothing (their descriptors are gone)
-        for fd in fds:
-            if fd >= 0:
-                os.close(fd)
-
-    def __del__(self) -> None:
-        # Only reached once no Slot refers to this instance (a Slot keeps its owner alive).
-        with contextlib.suppress(Exception):
-            self.close()
-
-    def _forget_after_fork(self) -> None:
-        # A forked child shares the parent's open file descriptions, and with them its locks.
-        # Close our copies (the parent's locks stay: it still holds its own descriptors) so a
-        # child that outlives its parent cannot keep the parent's slots taken.
-        for fd in self._fds:
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._reset()
-
-    def __repr__(self) -> str:
-        return f"GlobalSlots(limit={self.limit}, directory={str(self.directory)!r})"
+        """Wait (without blocking the loop) until a slot is free, and take it."""
+        ...
 
 
-_LIVE: weakref.WeakSet[GlobalSlots] = weakref.WeakSet()
-_SHARED: dict[tuple[Path, int], GlobalSlots] = {}
+_SHARED: dict[tuple[object, ...], GlobalSlots] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def global_slots_from_env() -> GlobalSlots | None:
-    """Slots per `LLMP_GLOBAL_CONCURRENCY` (or `LLM_GLOBAL_CONCURRENCY`); None when unset or empty.
+def global_slots(
+    limit: int | None = None,
+    *,
+    redis_url: str | None = None,
+    lease: float | None = None,
+    directory: str | Path | None = None,
+    name: str = "global",
+) -> GlobalSlots | None:
+    """The slots for `limit` (default: `LLMP_GLOBAL_CONCURRENCY`), or None when there is no cap.
 
-    Reads the environment on every call; calls with the same limit and directory share one
-    instance (and its descriptors). Directory: `LLMP_GLOBAL_SLOTS_DIR`, else
-    `<default cache dir>/slots`.
+    `redis_url` (default: `LLMP_REDIS_URL`; `""` for machine-wide even if that is set) makes them
+    cluster-wide: Redis is checked here, and an unreachable or malformed URL raises
+    `ConfigurationError` naming it (password masked). `lease` (default `LLMP_GLOBAL_LEASE`, else
+    10 s) bounds how long a dead worker's slots stay taken. `directory` (default
+    `LLMP_GLOBAL_SLOTS_DIR`, else `/tmp/llmp-<uid>/slots`) holds the machine-wide slots, also the
+    fallback while Redis is away. `name` keeps separate cluster-wide caps apart on one Redis.
+    Calls with the same settings return the same instance.
     """
+    if limit is None:
+        limit = _limit_from_env()
+        if limit is None:
+            return None
+    elif isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ConfigurationError(
+            f"global_slots limit must be a positive integer (requests in flight), got {limit!r}"
+        )
+    source = "redis_url"
+    if redis_url is None:
+        redis_url = os.environ.get(REDIS_URL_ENV_VAR, "").strip()
+        source = REDIS_URL_ENV_VAR
+    where = Path(directory).expanduser() if directory is not None else default_slots_dir()
+    machine_key = ("machine", where.resolve(), limit)
+    with _SHARED_LOCK:
+        machine = _SHARED.get(machine_key)
+        if machine is None:
+            machine = _SHARED[machine_key] = MachineSlots(limit, machine_key[1])
+    if not redis_url:
+        return machine
+    assert isinstance(machine, MachineSlots)
+    seconds = _lease_from_env() if lease is None else _check_lease(lease, "lease")
+    cluster_key = ("cluster", redis_url, name, limit, seconds, machine_key[1])
+    with _SHARED_LOCK:
+        found = _SHARED.get(cluster_key)
+    if found is not None:
+        return found
+    from llmp._redis_link import redis_link  # redis-py is imported only when a URL is set
+    from llmp._redis_slots import ClusterSlots
+
+    link = redis_link(redis_url, source=source)
+    cluster = ClusterSlots(link, limit, fallback=machine, name=name, lease=seconds)
+    with _SHARED_LOCK:
+        return _SHARED.setdefault(cluster_key, cluster)
+
+
+def global_slots_from_env() -> GlobalSlots | None:
+    """`global_slots()` configured entirely from the environment (see the module docstring)."""
+    return global_slots()
+
+
+def _limit_from_env() -> int | None:
     for name in CONCURRENCY_ENV_VARS:
         raw = os.environ.get(name, "").strip()
         if raw:
@@ -316,25 +143,39 @@ def global_slots_from_env() -> GlobalSlots | None:
     except ValueError:
         limit = 0
     if limit < 1:
-        raise ValueError(
+        raise ConfigurationError(
             f"{name} must be a positive integer (requests allowed in flight across all processes "
-            f"on this machine), got {raw!r}"
+            f"on this machine, or the cluster with {REDIS_URL_ENV_VAR}), got {raw!r}"
         )
-    configured = os.environ.get(SLOTS_DIR_ENV_VAR, "").strip()
-    directory = Path(configured).expanduser() if configured else default_cache_dir() / "slots"
-    key = (directory.resolve(), limit)
-    with _SHARED_LOCK:
-        slots = _SHARED.get(key)
-        if slots is None:
-            slots = _SHARED[key] = GlobalSlots(limit, key[0])
-        return slots
+    return limit
+
+
+def _lease_from_env() -> float:
+    from llmp._redis_slots import DEFAULT_LEASE
+
+    raw = os.environ.get(LEASE_ENV_VAR, "").strip()
+    if not raw:
+        return DEFAULT_LEASE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    return _check_lease(value, LEASE_ENV_VAR, raw)
+
+
+def _check_lease(value: float, name: str, raw: object = None) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (0.5 <= value < math.inf):
+        shown = raw if raw is not None else value
+        raise ConfigurationError(
+            f"{name} must be a number of seconds of at least 0.5 (how long a dead worker's "
+            f"cluster-wide slots stay taken), got {shown!r}"
+        )
+    return float(value)
 
 
 def _after_fork_in_child() -> None:
     global _SHARED_LOCK
     _SHARED_LOCK = threading.Lock()
-    for slots in list(_LIVE):
-        slots._forget_after_fork()
 
 
 if hasattr(os, "register_at_fork"):

@@ -239,7 +239,9 @@ async def run_job(
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            await queue.put(None)
+        # Not in `finally`: when the consumer left between two items the queue may be full, and a
+        # put there would wait forever (the job's own clean-up awaits this task).
+        await queue.put(None)
 
     bar = Progress(progress, total, job, desc=target.model, note=getattr(target, "progress_note", None))
     runner = asyncio.ensure_future(run_workers())

@@ -5,26 +5,20 @@
 a key that gets a 401/403 steps aside for good (while another key remains). Pools are shared by
 every `LLM` in the process, so one instance's 401 spares the others the same failure.
 
-Keys are secrets: the pool's repr shows only fingerprints, and nothing here logs a key.
+Keys are secrets: the pool's repr shows only fingerprints, nothing here logs a key, and every
+key read or given is registered with `llmp._secrets`, which scrubs it from errors and logs.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
 
+from llmp._secrets import fingerprint, register
 from llmp.errors import AuthenticationError, MissingAPIKeyError
 
 __all__ = ["KeyPool", "fingerprint", "key_pool"]
-
-
-def fingerprint(key: str | None) -> str:
-    """A short, irreversible tag for a key: safe in logs, ids and cache metadata."""
-    if not key:
-        return "nokey"
-    return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
 def env_names(prefix: str) -> tuple[str, str]:
@@ -35,6 +29,8 @@ class KeyPool:
     __slots__ = ("_cooldown_until", "_dead", "_i", "_lock", "keys", "provider")
 
     def __init__(self, provider: str, keys: list[str]) -> None:
+        for key in keys:
+            register(key)
         self.provider = provider
         self.keys = keys
         self._i = 0
@@ -106,11 +102,14 @@ def key_pool(provider: str, key_env: str | None, explicit: str | None = None) ->
     Raises MissingAPIKeyError naming the environment variables to set.
     """
     if explicit:
+        register(explicit)
         keys = [explicit]
     elif key_env is None:
         return None
     else:
         keys = _from_env(key_env)
+        for key in keys:
+            register(key)  # before anything can fail with it in a message
         if not keys:
             raise MissingAPIKeyError(provider, env_names(key_env))
     ident = (provider, tuple(keys))

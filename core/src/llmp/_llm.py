@@ -11,7 +11,7 @@ from typing import Any
 from llmp._cache import Cache, open_cache
 from llmp._call import CallSpec, build_spec
 from llmp._deployments import Deployment, Strategy
-from llmp._global_slots import global_slots_from_env
+from llmp._global_slots import global_slots
 from llmp._llm_batch import BatchMethods
 from llmp._llm_jobs import JobMethods
 from llmp._messages import to_messages
@@ -46,16 +46,21 @@ def _positive(name: str, value: object, *, integer: bool = False, allow_none: bo
 
 
 class LLM(JobMethods, BatchMethods):
-    """A model, ready to generate.
+    """A model (or a set of deployments), ready to generate.
 
-    ```python
-    llm = llmp.LLM("gpt-4.1-mini")
-    llm.generate(["What is 2+2?", "Name a color."])   # [["4"], ["Blue"]]
-    ```
+    >>> llm = LLM("gpt-4.1-mini")
+    >>> llm.generate(["What is 2+2?", "Name a color."])   # [["4"], ["Blue"]]
+
+    >>> pool = LLM(["gpt-4.1-mini", "gemini/gemini-3-flash-preview"], strategy="fallback")
 
     Args:
         model: A model name as the routing table knows it (``"gpt-4.1-mini"``,
-            ``"gemini/gemini-3-flash-preview"``, ``"anthropic/claude-sonnet-4-6"``).
+            ``"gemini/gemini-3-flash-preview"``, ``"anthropic/claude-sonnet-4-6"``), or a list of
+            deployments (names, `llmp.Deployment` objects or dicts) behind one call shape.
+        strategy: How a set of deployments picks one per request: ``"fallback"``,
+            ``"round_robin"``, ``"weighted"``, ``"least_busy"``, ``"lowest_latency"``, ``"cheapest"``.
+        max_cost: A budget in US dollars that is never overshot (requests reserve their worst case
+            before sending; when it no longer fits, `BudgetExceededError`).
         max_concurrent: Requests this instance has in flight at most, over all its keys (an
             adaptive window per key shrinks below it on 429s).
         cache: True (the shared cache: ``LLMP_CACHE_URL`` or the SQLite file under
@@ -67,6 +72,13 @@ class LLM(JobMethods, BatchMethods):
         max_retry_wait: The longest ``Retry-After`` waited out; a longer one fails at once.
         output_retries: How many times a reply that does not match ``response_format`` is
             asked for again before `OutputValidationError` is raised.
+        fallback_on_content_filter: In a set, move a refused or filtered answer to the next deployment.
+        cache_across_models: In a set, serve an answer another deployment's (different) model gave.
+        rpm: Requests per minute (a token bucket with a minute's burst), per deployment that sets
+            none of its own; shared by every process with ``LLMP_REDIS_URL``.
+        tpm: Tokens per minute, likewise (reserved from an estimate, settled with the real count).
+        redis_url: Makes ``LLMP_GLOBAL_CONCURRENCY`` and the rpm/tpm buckets cluster-wide
+            (default: ``LLMP_REDIS_URL``).
         base_url: Overrides the route's host (``OPENAI_BASE_URL`` and friends too).
         api_key: Overrides the key from the environment.
         registry: The plugin registry (default: the process-wide one).
@@ -91,6 +103,9 @@ class LLM(JobMethods, BatchMethods):
         output_retries: int = 1,
         fallback_on_content_filter: bool = False,
         cache_across_models: bool = False,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        redis_url: str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
         registry: Registry | None = None,
@@ -124,10 +139,11 @@ class LLM(JobMethods, BatchMethods):
             retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
             timeout=timeout,
             max_concurrent=max_concurrent,
-            global_slots=global_slots_from_env(),
+            global_slots=global_slots(redis_url=redis_url),
             output_retries=output_retries,
             base_url=base_url,
             api_key=api_key,
+            redis_url=redis_url,
         )
         built = build(
             model,
@@ -136,6 +152,8 @@ class LLM(JobMethods, BatchMethods):
             max_cost=max_cost,
             fallback_on_content_filter=fallback_on_content_filter,
             cache_across_models=cache_across_models,
+            rpm=rpm,
+            tpm=tpm,
         )
         self.max_concurrent = max_concurrent
         self.defaults = defaults

@@ -8,7 +8,8 @@ Rate limits (429) get their own rules, because the provider usually says when ca
   gateways send ``0`` for "soon"), the ``x-ratelimit-reset-*`` time of the exhausted budget, and
   never less than a small floor, plus jitter, so a burst of 429s does not turn into a storm;
 - a 429 that says when to come back does not use up one of the `max_retries` (up to
-  `rate_limit_retries` of them): the prompt is not given up while capacity is known to return;
+  `rate_limit_retries` of them): the prompt is not given up while capacity is known to return
+  (``max_retries=0`` still means no retry at all);
 - a wait longer than `max_wait` (or than the request's own timeout) is not waited out: the
   error is raised at once, saying how long the provider asked for.
 """

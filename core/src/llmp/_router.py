@@ -128,6 +128,10 @@ class Router:
         self.provider = first.provider
         self.model = " | ".join(dict.fromkeys(m.engine.model for m in self.members))
 
+    @property
+    def engines(self) -> list[Engine]:
+        return [m.engine for m in self.members]
+
     # -- the target interface ----------------------------------------------------------------
 
     @property

@@ -267,7 +267,7 @@ class Sender:
             if tries.count < retry.max_retries and keys.other_available(key):
                 tries.count += 1
                 return 0.0  # another key is ready: no need to wait out this one's cool-down
-        if known is not None and tries.rate_limited < retry.rate_limit_retries:
+        if known is not None and retry.max_retries and tries.rate_limited < retry.rate_limit_retries:
             tries.rate_limited += 1  # capacity returns at a known time: not a used-up retry
             return retry.jittered(known)
         if not retry.should_retry(error, tries.count):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from llmp._admission import Admission
@@ -44,6 +44,7 @@ class Common:
     output_retries: int
     base_url: str | None
     api_key: str | None
+    redis_url: str | None = None
 
 
 @dataclass(slots=True)
@@ -78,7 +79,9 @@ def _engine(deployment: Deployment, common: Common) -> Engine:
     )
 
 
-def _admission(deployment: Deployment, engine: Engine, budget: Budget | None) -> Admission | None:
+def _admission(
+    deployment: Deployment, engine: Engine, budget: Budget | None, redis_url: str | None
+) -> Admission | None:
     if budget is None and deployment.rpm is None and deployment.tpm is None:
         return None
     rpm = tpm = None
@@ -88,9 +91,9 @@ def _admission(deployment: Deployment, engine: Engine, budget: Budget | None) ->
         key = fingerprint(deployment.api_key or deployment.key_env)
         who = f"{engine.provider}:{engine.base_url}:{engine.model}:{key}"
         if deployment.rpm is not None:
-            rpm = rate_bucket(f"rpm:{who}", deployment.rpm)
+            rpm = rate_bucket(f"{who}:rpm", deployment.rpm, redis_url=redis_url)
         if deployment.tpm is not None:
-            tpm = rate_bucket(f"tpm:{who}", deployment.tpm)
+            tpm = rate_bucket(f"{who}:tpm", deployment.tpm, redis_url=redis_url)
     return Admission(
         model=engine.model,
         capabilities=engine.capabilities,
@@ -109,6 +112,8 @@ def build(
     max_cost: float | None,
     fallback_on_content_filter: bool,
     cache_across_models: bool,
+    rpm: float | None = None,
+    tpm: float | None = None,
 ) -> Built:
     if strategy not in STRATEGIES:
         raise ConfigurationError(f"strategy={strategy!r} is not one of {', '.join(STRATEGIES)}")
@@ -118,10 +123,18 @@ def build(
         raise ConfigurationError(f"max_cost must be a positive number of US dollars, got {max_cost!r}")
     single = isinstance(model, str)
     deployments = [Deployment(model)] if isinstance(model, str) else deployments_of(model)
+    if rpm is not None or tpm is not None:
+        # The LLM's own limits, for each deployment that sets none of its own.
+        deployments = deployments_of(
+            [
+                replace(d, rpm=d.rpm if d.rpm is not None else rpm, tpm=d.tpm if d.tpm is not None else tpm)
+                for d in deployments
+            ]
+        )
     budget = Budget(float(max_cost)) if max_cost is not None else None
     engines = [_engine(d, common) for d in deployments]
     for deployment, engine in zip(deployments, engines, strict=True):
-        engine.sender.admission = _admission(deployment, engine, budget)
+        engine.sender.admission = _admission(deployment, engine, budget, common.redis_url)
     if single or len(engines) == 1:
         return Built(engines[0], engines, None, budget)
     members = [Member(d, e, Health()) for d, e in zip(deployments, engines, strict=True)]

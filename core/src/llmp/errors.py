@@ -9,7 +9,8 @@ LLMPError
 │   ├── ToolDefinitionError         a tool whose JSON schema cannot be built
 │   ├── CheckpointMismatchError     an output_jsonl file that belongs to another job
 │   ├── CheckpointLockedError       an output_jsonl file another run is writing
-│   └── CacheError                  a cache that cannot be opened or used (names the path or URL)
+│   ├── CacheError                  a cache that cannot be opened or used (names the path or URL)
+│   └── BurstCapacityError          a request costing more than an rpm/tpm limit ever allows at once
 ├── PluginError                     a plugin is broken (v1 hooks, bad hook, route or API clash)
 ├── UnknownModelError               no route for a model; names the plugin to install
 ├── ProviderError                   the provider (or the way to it) failed a request
@@ -42,9 +43,11 @@ provider's own message and any `retry_after`. No message ever contains an API ke
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
+from llmp import _secrets
 from llmp.types import RateLimitInfo, Usage
 
 __all__ = [
@@ -52,6 +55,7 @@ __all__ = [
     "BadRequestError",
     "BatchItemError",
     "BudgetExceededError",
+    "BurstCapacityError",
     "CacheError",
     "CheckpointLockedError",
     "CheckpointMismatchError",
@@ -135,6 +139,21 @@ class CacheError(ConfigurationError):
     """The cache cannot be opened or used; the message names the path or URL and the fix."""
 
 
+class BurstCapacityError(ConfigurationError):
+    """A request costs more than a rate limit's burst capacity (say 12,000 estimated tokens under a
+    tpm limit whose bucket holds 10,000): waiting cannot help. Raised at once; `limit` names the
+    limit, `cost` and `capacity` are in its units (requests or tokens)."""
+
+    def __init__(self, *, limit: str, cost: float, capacity: float) -> None:
+        self.limit = limit
+        self.cost = cost
+        self.capacity = capacity
+        super().__init__(
+            f"a request costing {cost:g} exceeds the burst capacity {capacity:g} of the rate limit "
+            f"{limit!r}, so it can never be admitted: raise that limit's burst, or send a smaller request"
+        )
+
+
 class PluginError(LLMPError):
     """A plugin broke the contract: a v1 hook, an unknown hook, a routing or API-name clash."""
 
@@ -167,6 +186,12 @@ class ProviderError(LLMPError):
         body: Any = None,
         usage: Usage | None = None,
     ) -> None:
+        # A server may echo the key back ("Invalid header value: Bearer sk-..."): no registered
+        # key survives into the message, the body, str/repr, or the exception this is raised
+        # from (the one being handled now), whose text a printed traceback would show.
+        message = _secrets.scrub(message)
+        body = _secrets.scrub_value(body)
+        _secrets.scrub_exception(sys.exc_info()[1])
         self.message = message
         #: Tokens the provider billed for this failed request (an empty answer still costs).
         self.usage = usage

@@ -8,15 +8,22 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from google.genai import types
 
 import llmp
-from llmp.errors import AuthenticationError, BadRequestError, BatchItemError, GenerationError
+from llmp.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BatchItemError,
+    EmptyResponseError,
+    GenerationError,
+)
 from llmp.testing import FakeGeminiServer
-from llmp_gemini import _batch, _hooks, _prices
+from llmp.types import BatchState, BatchStatus
+from llmp_gemini import _batch, _prices
 from llmp_gemini._batch import STATES, status_of
 
 MakeLLM = Callable[..., llmp.LLM]
@@ -81,7 +88,7 @@ def test_batch_requests_are_built_as_the_live_call_builds_them(
     assert sorted(job.requests, key=json.dumps) == sent
     config = job.requests[0]["generationConfig"]
     assert config["candidateCount"] == 2
-    assert config["thinkingConfig"] == {"thinking_budget": 1024}
+    assert config["thinkingConfig"] == {"thinking_budget": 1024, "include_thoughts": True}
     assert job.requests[0]["systemInstruction"]["parts"] == [{"text": "Be concise."}]
 
 
@@ -92,16 +99,12 @@ def test_status_while_pending_and_running_then_cancel(
     llm = make_llm()
     bid = llm.batch_submit(["a", "b", "c"])
     assert bid.startswith("gemini:3:batches/")
-    assert llm.batch_status(bid) == {
-        "status": "validating",
-        "raw_status": "JOB_STATE_PENDING",
-        "counts": {"completed": 0, "failed": 0, "total": 3},
-    }
+    assert llm.batch_status(bid) == BatchStatus("validating", "JOB_STATE_PENDING", 0, 0, 3)
     assert llm.batch_retrieve(bid) is None
     fake_gemini.batches.advance()
-    assert llm.batch_status(bid)["status"] == "in_progress"
+    assert llm.batch_status(bid).status == "in_progress"
     cancelled = llm.batch_cancel(bid)
-    assert (cancelled["status"], cancelled["raw_status"]) == ("cancelled", "JOB_STATE_CANCELLED")
+    assert (cancelled.status, cancelled.raw_status) == ("cancelled", "JOB_STATE_CANCELLED")
     out = llm.batch_retrieve(bid, on_error="return")
     assert out is not None
     assert len(out) == 3
@@ -127,11 +130,9 @@ def test_partly_failed_batch_keeps_every_finished_answer(
     assert "exhausted" in str(error)
     bid = f"gemini:4:{fake_gemini.batches.jobs[0].name}"
     status = llm.batch_status(bid)
-    assert status["status"] == "completed"
-    assert status["raw_status"] == (
-        "JOB_STATE_PARTIALLY_SUCCEEDED" if partial_state else "JOB_STATE_SUCCEEDED"
-    )
-    assert status["counts"] == {"completed": 2, "failed": 2, "total": 4}
+    assert status.status == "completed"
+    assert status.raw_status == ("JOB_STATE_PARTIALLY_SUCCEEDED" if partial_state else "JOB_STATE_SUCCEEDED")
+    assert (status.completed, status.failed, status.total) == (2, 2, 4)
     out = llm.batch_retrieve(bid, on_error="return")
     assert out is not None
     assert out[0] == ["Echo: ok"]
@@ -141,7 +142,7 @@ def test_partly_failed_batch_keeps_every_finished_answer(
 def test_an_answer_without_text_is_a_per_item_error(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
     fake_gemini.empty_text = True
     out = make_llm().batch(["x"], poll_interval=0.01, on_error="return")
-    assert isinstance(out[0], BatchItemError)
+    assert isinstance(out[0], EmptyResponseError), "the core's answer rules judge batch results too"
     assert "no text" in str(out[0])
 
 
@@ -156,7 +157,7 @@ def test_expired_batch_reports_every_request_expired(
     assert {type(e).__name__ for e in info.value.errors.values()} == {"BatchItemError"}
     assert all(getattr(e, "kind", None) == "expired" for e in info.value.errors.values())
     status = llm.batch_status(f"gemini:2:{fake_gemini.batches.jobs[0].name}")
-    assert (status["status"], status["raw_status"]) == ("expired", "JOB_STATE_EXPIRED")
+    assert (status.status, status.raw_status) == ("expired", "JOB_STATE_EXPIRED")
 
 
 def test_failed_batch(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
@@ -166,7 +167,7 @@ def test_failed_batch(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
     assert isinstance(out[0], BatchItemError)
     assert out[0].kind == "errored"
     assert "JOB_STATE_FAILED" in str(out[0])
-    assert llm.batch_status(f"gemini:1:{fake_gemini.batches.jobs[0].name}")["status"] == "failed"
+    assert llm.batch_status(f"gemini:1:{fake_gemini.batches.jobs[0].name}").status == "failed"
 
 
 # ----- every state -----
@@ -198,7 +199,7 @@ def test_every_job_state_maps_to_an_llmp_status(state: types.JobState) -> None:
 
 def test_state_table_is_exactly_the_sdk_states() -> None:
     assert set(STATES) == {s.value for s in types.JobState} == set(EXPECTED)
-    assert set(STATES.values()) <= set(llmp._batch.STATUSES)
+    assert set(STATES.values()) <= set(get_args(BatchState))
 
 
 def test_missing_and_unknown_states() -> None:
@@ -216,9 +217,9 @@ def test_retrieve_from_a_fresh_process_with_only_the_id(
     bid = make_llm(cache=True).batch_submit(["alpha", "beta"], system_prompt="Be concise.")
     fake_gemini.batches.advance(2)
     script = (
-        "import json, sys, llmp\n"
+        "import dataclasses, json, sys, llmp\n"
         f"llm = llmp.LLM({FLASH!r})\n"
-        "status = llm.batch_status(sys.argv[1])\n"
+        "status = dataclasses.asdict(llm.batch_status(sys.argv[1]))\n"
         "print(json.dumps([status, llm.batch_retrieve(sys.argv[1]), llm.total_cost]))\n"
     )
     done = subprocess.run(
@@ -227,7 +228,7 @@ def test_retrieve_from_a_fresh_process_with_only_the_id(
     assert done.returncode == 0, done.stderr
     status, results, cost = json.loads(done.stdout)
     assert status["status"] == "completed"
-    assert status["counts"]["total"] == 2
+    assert status["total"] == 2
     assert results == [["Echo: alpha"], ["Echo: beta"]]
     assert cost > 0
     # The other process filled this machine's cache: generate() here costs nothing.
@@ -291,10 +292,6 @@ def test_a_wrong_key_is_an_authentication_error(
         make_llm().batch_submit(["a"])
 
 
-def test_the_hook_leaves_other_clients_alone() -> None:
-    assert _hooks.llmp_batch(client=object(), op="submit", payload={}) is None
-
-
 # ----- big jobs go through the Files API -----
 
 
@@ -332,3 +329,68 @@ def test_a_named_api_version_other_than_v1_is_kept(
     monkeypatch.setenv("GEMINI_BASE_URL", f"{fake_gemini.base_url}/v1alpha")
     assert make_llm().batch(["a"], poll_interval=0.01) == [["Echo: a"]]
     assert {r.path.split("/")[1] for r in batch_requests(fake_gemini)} == {"v1alpha"}
+
+
+# ----- rich requests and results -----
+
+
+def _weather(city: str) -> str:
+    """The weather in a city.
+
+    Args:
+        city: The city's name.
+    """
+    return f"sunny in {city}"
+
+
+def test_a_batch_carries_tools_schema_and_thinking_and_returns_rich_results(
+    fake_gemini: FakeGeminiServer, make_llm: MakeLLM
+) -> None:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    llm = make_llm(cache=True)
+    calls = llm.batch(
+        ["weather in Paris?", "and Rome?"], tools=[_weather], reasoning="low", rich=True, poll_interval=0.01
+    )
+    for response in calls:
+        (call,) = response.tool_calls
+        assert (call.name, call.args()) == ("_weather", {"city": "city"})
+        assert call.extra is not None
+        assert call.extra["thought_signature"], "Gemini 3 signs its calls"
+        assert response.finish_reason == "tool_calls"
+        assert response.reasoning.startswith("Thinking about")
+        assert response.usage.reasoning_tokens > 0
+    cities = llm.batch(["describe city 0"], response_format=City, poll_interval=0.01)
+    assert cities == [[City(name="name", population=1)]]
+    first, second = fake_gemini.batches.jobs
+    request = first.requests[0]
+    assert request["tools"][0]["functionDeclarations"][0]["name"] == "_weather"
+    assert request["generationConfig"]["thinkingConfig"] == {
+        "thinking_level": "LOW",
+        "include_thoughts": True,
+    }
+    assert second.requests[0]["generationConfig"]["responseMimeType"] == "application/json"
+    # The rich answers were cached from the batch: the live calls cost nothing.
+    again = llm.generate(["describe city 0"], response_format=City)
+    assert again == cities
+    assert not live_requests(fake_gemini)
+
+
+def test_a_tool_turn_goes_through_a_batch_with_its_signature(
+    fake_gemini: FakeGeminiServer, make_llm: MakeLLM
+) -> None:
+    llm = make_llm()
+    first = llm.complete("weather in Paris?", tools=[_weather])
+    conversation = [
+        {"role": "user", "content": "weather in Paris?"},
+        first.choices[0].message(),
+        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": "sunny"},
+    ]
+    (answer,) = llm.batch([conversation], tools=[_weather], rich=True, poll_interval=0.01)
+    assert answer.text == "The tool said: sunny"
+    part = fake_gemini.batches.jobs[0].requests[0]["contents"][1]["parts"][0]
+    assert part["thoughtSignature"], "the signature went back inside the batch request"

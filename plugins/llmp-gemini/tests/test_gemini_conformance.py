@@ -1,4 +1,5 @@
-"""llmp-gemini passes the provider conformance suite."""
+"""llmp-gemini passes the provider conformance suite: on Gemini 3 (thinking levels, signed
+function calls) and on Gemini 2.5 (thinking budgets), whose reasoning controls differ."""
 
 from typing import Any
 
@@ -17,3 +18,7 @@ class TestGeminiConformance(ProviderConformance):
     @pytest.fixture
     def server(self, fake_gemini: FakeGeminiServer) -> Any:
         return fake_gemini
+
+
+class TestGemini25Conformance(TestGeminiConformance):
+    model = "gemini/gemini-2.5-flash"

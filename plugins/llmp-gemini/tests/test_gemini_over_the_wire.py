@@ -13,18 +13,20 @@ import pytest
 import llmp
 from llmp.errors import (
     AuthenticationError,
+    ConfigurationError,
+    EmptyResponseError,
     MalformedResponseError,
     MissingAPIKeyError,
     ProviderConnectionError,
     ProviderTimeoutError,
     TLSError,
+    UnsupportedFeatureError,
     UnsupportedParameterError,
 )
 from llmp.testing import FakeGeminiServer, GeminiRequestRecord, StatusError, reset_mid_stream, slow
 from llmp.testing import truncated_stream as truncated
 from llmp.types import ClientSettings
 from llmp_gemini._client import GeminiClient
-from llmp_gemini._errors import EmptyResponseError
 
 MakeLLM = Callable[..., llmp.LLM]
 
@@ -112,7 +114,7 @@ def test_assistant_turns_are_the_model_role(fake_gemini: FakeGeminiServer, make_
 
 def test_openai_parameters_are_mapped(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
     llm = make_llm(temperature=0.2, top_p=0.9, seed=7)
-    llm.chat("x", max_tokens=50, stop=["END"], response_format={"type": "json_object"})
+    llm.chat("x", max_tokens=50, stop=["END"], response_mime_type="application/json")
     config = sent_config(fake_gemini)
     assert config["temperature"] == 0.2
     assert config["topP"] == 0.9
@@ -131,13 +133,21 @@ def test_max_tokens_and_stop_are_honoured(fake_gemini: FakeGeminiServer, make_ll
 
 def test_unsupported_parameters_fail_before_sending(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
     llm = make_llm()
-    with pytest.raises(UnsupportedParameterError, match="'logprobs'"):
-        llm.chat("x", logprobs=True)
+    with pytest.raises(UnsupportedFeatureError, match="logprobs"):
+        llm.chat("x", logprobs=True)  # the core refuses what the client says it cannot do
     with pytest.raises(UnsupportedParameterError, match="thinking_budget and thinking_level were both given"):
         llm.chat("x", thinking_budget=128, thinking_level="low")
-    with pytest.raises(UnsupportedParameterError, match="role 'tool'"):
+    with pytest.raises(UnsupportedParameterError, match="Did you mean 'thinking_budget'"):
+        llm.chat("x", thinking_budgt=128)
+    with pytest.raises(UnsupportedParameterError, match="'logit_bias'"):
+        llm.chat("x", logit_bias={"1": 2})
+    with pytest.raises(UnsupportedParameterError, match="no earlier assistant message made"):
         llm.chat([{"role": "tool", "content": "42", "tool_call_id": "c1"}])
-    with pytest.raises(UnsupportedParameterError, match="temperature"):
+    with pytest.raises(
+        UnsupportedParameterError, match=r"reasoning=off: gemini-2\.5-pro cannot turn thinking off"
+    ):
+        make_llm("gemini/gemini-2.5-pro").chat("x", reasoning=False)
+    with pytest.raises(ConfigurationError, match="temperature"):
         llm.chat("x", temperature="hot")
     assert fake_gemini.request_count == 0
 
@@ -146,11 +156,11 @@ def test_thinking_requests_reach_the_wire(fake_gemini: FakeGeminiServer, make_ll
     flash3 = make_llm()
     flash3.chat("x", thinking_level="low")
     assert sent_config(fake_gemini)["thinkingConfig"] == {"thinking_level": "LOW"}
-    flash3.chat("x", reasoning_effort="high")
-    assert sent_config(fake_gemini)["thinkingConfig"] == {"thinking_level": "HIGH"}
+    flash3.chat("x", reasoning_effort="high")  # OpenAI's name for reasoning="high"
+    assert sent_config(fake_gemini)["thinkingConfig"] == {"thinking_level": "HIGH", "include_thoughts": True}
     flash3.chat("x", thinking_budget=-1)
     assert sent_config(fake_gemini)["thinkingConfig"] == {"thinking_budget": -1}
-    make_llm("gemini/gemini-2.5-flash").chat("x", reasoning_effort="low")
+    make_llm("gemini/gemini-2.5-flash").chat("x", reasoning="low", include_thoughts=False)
     assert sent_config(fake_gemini)["thinkingConfig"] == {"thinking_budget": 1024}
     # Pro models cannot stop thinking: no default is sent, the model's own applies.
     make_llm("gemini/gemini-2.5-pro").chat("x")
@@ -176,11 +186,11 @@ def test_usage_counts_cached_and_thoughts(fake_gemini: FakeGeminiServer, make_ll
 def test_empty_answer_is_a_typed_error(fake_gemini: FakeGeminiServer, make_llm: MakeLLM) -> None:
     fake_gemini.empty_text = True
     llm = make_llm(max_retries=0)
-    with pytest.raises(EmptyResponseError, match="no text for candidate 0") as info:
+    with pytest.raises(EmptyResponseError, match="sample 0 has no text") as info:
         llm.chat("x")
-    assert info.value.retryable
-    assert isinstance(info.value, MalformedResponseError)
-    with pytest.raises(EmptyResponseError, match="no text for candidate 0"):
+    assert info.value.retryable, "at the default temperature another try can differ"
+    assert info.value.finish_reason == "stop"
+    with pytest.raises(EmptyResponseError, match="sample 0 has no text"):
         list(llm.stream("x"))
 
 
@@ -189,13 +199,13 @@ def test_max_tokens_spent_on_thinking_is_a_typed_error_and_not_retried(
 ) -> None:
     fake_gemini.thoughts_tokens = 40
     llm = make_llm()  # default retries: a retryable error would be sent again
-    with pytest.raises(EmptyResponseError, match="MAX_TOKENS") as info:
+    with pytest.raises(EmptyResponseError, match="output budget ran out") as info:
         llm.chat("x", max_tokens=30, thinking_budget=1024)
-    assert info.value.finish_reason == "MAX_TOKENS"
+    assert info.value.finish_reason == "length"
     assert info.value.usage is not None
     assert info.value.usage.reasoning_tokens == 40
     assert not info.value.retryable
-    with pytest.raises(EmptyResponseError, match="MAX_TOKENS"):
+    with pytest.raises(EmptyResponseError, match="output budget ran out"):
         list(llm.stream("x", max_tokens=30, thinking_budget=1024))
     assert fake_gemini.request_count == 2
 
@@ -205,7 +215,7 @@ def test_empty_and_truncated_streams_are_typed_errors(
 ) -> None:
     llm = make_llm(max_retries=0)
     fake_gemini.inject(truncated(after_chunks=0))
-    with pytest.raises(EmptyResponseError, match="empty stream"):
+    with pytest.raises(EmptyResponseError, match="finish reason none"):  # not one event
         list(llm.stream("one two three"))
     fake_gemini.inject(truncated(after_chunks=2))
     got: list[str] = []

@@ -1,11 +1,15 @@
-"""Shared fixtures: a registry with only this plugin, and LLMs on the Anthropic route."""
+"""Shared fixtures: a registry with only this plugin, LLMs on the Anthropic route, and a plain HTTP
+client for the fake Anthropic server."""
 
-from collections.abc import Callable
+import ssl
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 import llmp
+from llmp.testing import FakeAnthropicServer
 from llmp_litellm import _hooks
 
 MODEL = "anthropic/claude-sonnet-4-6"
@@ -28,3 +32,16 @@ def make_llm(registry: llmp.Registry) -> MakeLLM:
         return llmp.LLM(MODEL, registry=registry, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def http(fake_anthropic: FakeAnthropicServer) -> Iterator[httpx.Client]:
+    """A plain HTTP/2 client for the fake Anthropic server, with its key and API version."""
+    headers = {"x-api-key": fake_anthropic.api_key, "anthropic-version": "2023-06-01"}
+    with httpx.Client(
+        base_url=fake_anthropic.base_url,
+        headers=headers,
+        verify=ssl.create_default_context(cafile=str(fake_anthropic.ca_path)),
+        http2=True,
+    ) as client:
+        yield client

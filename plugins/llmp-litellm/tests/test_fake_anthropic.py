@@ -2,25 +2,12 @@
 mistake in the fake cannot hide behind litellm's leniency."""
 
 import ssl
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from llmp.testing import FakeAnthropicServer, StatusError, reset_mid_stream, truncated_stream
 from llmp.testing._anthropic_wire import parse_sse
-
-
-@pytest.fixture
-def http(fake_anthropic: FakeAnthropicServer) -> Iterator[httpx.Client]:
-    headers = {"x-api-key": fake_anthropic.api_key, "anthropic-version": "2023-06-01"}
-    with httpx.Client(
-        base_url=fake_anthropic.base_url,
-        headers=headers,
-        verify=ssl.create_default_context(cafile=str(fake_anthropic.ca_path)),
-        http2=True,
-    ) as client:
-        yield client
 
 
 def body(**overrides: object) -> dict[str, object]:

@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx2
 import pytest
+from pydantic import BaseModel
 
 import llmp
 from llmp import errors
 from llmp.testing import FakeAnthropicServer
+from llmp.types import BatchStatus
 
 MODEL = "anthropic/claude-sonnet-4-6"  # conftest's make_llm model
 MakeLLM = Any  # conftest.MakeLLM (tests are not a package, so not importable)
@@ -34,12 +36,12 @@ def sent_params(server: FakeAnthropicServer) -> list[dict[str, Any]]:
     return [item["params"] for item in create.body["requests"]]
 
 
-def wait_for(llm: llmp.LLM, bid: str, statuses: set[str], timeout: float = 10.0) -> dict[str, Any]:
+def wait_for(llm: llmp.LLM, bid: str, statuses: set[str], timeout: float = 10.0) -> BatchStatus:
     """Poll the status (on the fake's time scale) until it is one of `statuses`."""
     deadline = time.monotonic() + timeout
     while True:
         status = llm.batch_status(bid)
-        if status["status"] in statuses:
+        if status.status in statuses:
             return status
         assert time.monotonic() < deadline, f"still {status} after {timeout} s"
         time.sleep(0.01)
@@ -94,14 +96,8 @@ def test_results_out_of_order_are_mapped_by_custom_id(
         {"temperature": 0.5, "max_tokens": 50, "stop": ["END"]},
         {"top_p": 0.3, "top_k": 3, "user": "u-1"},
         {"metadata": {"user_id": "u-2"}},
-        {"reasoning_effort": "low", "max_tokens": 2048},
-        {
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": {"name": "r", "schema": {"type": "object"}},
-            }
-        },
-        {"drop_params": True, "seed": 3},
+        {"reasoning_effort": "low", "max_tokens": 4096},
+        {"extra_body": {"service_tier": "standard_only"}},
     ],
 )
 def test_params_are_those_of_a_live_call(
@@ -112,6 +108,48 @@ def test_params_are_those_of_a_live_call(
     (live,) = live_calls(fake_anthropic)
     llm.batch_submit("alpha beta", system_prompt="be brief")
     assert sent_params(fake_anthropic) == [live.body]
+
+
+class City(BaseModel):
+    name: str
+    population: int
+
+
+def weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+@pytest.mark.parametrize(
+    ("model", "options"),
+    [
+        (MODEL, {"response_format": City}),  # output_format, under its beta header
+        ("anthropic/claude-haiku-4-5", {"response_format": City}),  # litellm's json_tool_call tool
+        (MODEL, {"tools": [weather], "tool_choice": "weather"}),
+        (MODEL, {"tools": [weather], "reasoning": 4096}),
+    ],
+)
+def test_rich_requests_are_those_of_a_live_call(
+    fake_anthropic: FakeAnthropicServer, registry: llmp.Registry, model: str, options: dict[str, Any]
+) -> None:
+    llm = llmp.LLM(model, registry=registry, cache=False, max_retries=0)
+    live = llm.complete("alpha beta", **options)
+    (sent,) = live_calls(fake_anthropic)
+    bid = llm.batch_submit(["alpha beta"], **options)
+    assert sent_params(fake_anthropic) == [sent.body]
+    (create,) = [r for r in batch_calls(fake_anthropic) if r.method == "POST"]
+    assert create.headers.get("anthropic-beta") == sent.headers.get("anthropic-beta")
+    wait_for(llm, bid, {"completed"})
+    rich = llm.batch_retrieve(bid, rich=True, response_format=options.get("response_format"))
+    assert rich is not None
+    (answer,) = rich
+    assert answer.texts == live.texts
+    assert [(c.name, c.args()) for c in answer.tool_calls] == [(c.name, c.args()) for c in live.tool_calls]
+    assert answer.reasoning == live.reasoning
+    assert answer.finish_reason == live.finish_reason
+    if "response_format" in options:
+        assert isinstance(answer.parsed, City)
+        assert llm.batch_retrieve(bid, response_format=City) == [[answer.parsed]]
 
 
 def test_unsupported_parameter_is_refused_before_sending(
@@ -150,10 +188,8 @@ def test_partial_failure_keeps_every_finished_item(
     raw_id = next(r.path for r in batch_calls(fake_anthropic) if r.method == "GET").rsplit("/", 1)[1]
     bid = f"anthropic:6:{raw_id}"
     status = llm.batch_status(bid)
-    assert (status["status"], status["counts"]) == ("completed", {"completed": 2, "failed": 4, "total": 6})
-    assert status["request_counts"] == {
-        "processing": 0, "succeeded": 2, "errored": 1, "canceled": 0, "expired": 3,
-    }  # fmt: skip
+    assert (status.status, status.raw_status) == ("completed", "ended")
+    assert (status.completed, status.failed, status.total) == (2, 4, 6)
     out = llm.batch_retrieve(bid, on_error="return")
     assert out is not None
     assert (out[0], out[2]) == (["Echo: prompt number 0"], ["Echo: prompt number 2"])
@@ -171,7 +207,8 @@ def test_a_batch_that_never_ran_is_expired(fake_anthropic: FakeAnthropicServer, 
     out = llm.batch(PROMPTS[:2], poll_interval=0.01, on_error="return")
     assert all(isinstance(e, errors.BatchItemError) and e.kind == "expired" for e in out)
     bid = llm.batch_submit(PROMPTS[:2])
-    assert wait_for(llm, bid, {"expired"})["counts"] == {"completed": 0, "failed": 2, "total": 2}
+    status = wait_for(llm, bid, {"expired"})
+    assert (status.completed, status.failed, status.total) == (0, 2, 2)
 
 
 def test_cancel_keeps_what_ran_and_cancels_the_rest(
@@ -182,9 +219,9 @@ def test_cancel_keeps_what_ran_and_cancels_the_rest(
     batches.hold_after = 2
     llm = make_llm()
     bid = llm.batch_submit(PROMPTS[:4])
-    assert llm.batch_status(bid)["status"] == "in_progress"
+    assert llm.batch_status(bid).status == "in_progress"
     assert llm.batch_retrieve(bid) is None
-    assert llm.batch_cancel(bid)["status"] == "completed"
+    assert llm.batch_cancel(bid).status == "completed"
     out = llm.batch_retrieve(bid, on_error="return")
     assert out is not None
     assert out[:2] == [["Echo: prompt number 0"], ["Echo: prompt number 1"]]
@@ -195,8 +232,8 @@ def test_cancelling_then_cancelled(fake_anthropic: FakeAnthropicServer, make_llm
     fake_anthropic.message_batches.hold_after = 0
     llm = make_llm()
     bid = llm.batch_submit(PROMPTS[:2])
-    assert llm.batch_cancel(bid)["status"] == "cancelling"
-    assert wait_for(llm, bid, {"cancelled", "completed"})["status"] == "cancelled"
+    assert llm.batch_cancel(bid).status == "cancelling"
+    assert wait_for(llm, bid, {"cancelled", "completed"}).status == "cancelled"
     with pytest.raises(errors.GenerationError) as info:
         llm.batch_retrieve(bid)
     assert {e.kind for e in info.value.errors.values()} == {"canceled"}
@@ -311,7 +348,7 @@ def test_status_without_httpx2_and_without_importing_litellm(
         "import sys\n"
         "sys.modules['httpx2'] = None  # as if not installed: litellm's own httpx is used\n"
         "import llmp\n"
-        f"print(llmp.LLM({MODEL!r}).batch_status({bid!r})['status'], 'litellm' in sys.modules)\n"
+        f"print(llmp.LLM({MODEL!r}).batch_status({bid!r}).status, 'litellm' in sys.modules)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

@@ -4,10 +4,9 @@ from typing import Any
 
 import pytest
 
+import llmp
 from llmp import errors
-from llmp.testing import FakeAnthropicServer
-from llmp.types import ClientSettings, Request
-from llmp_litellm import _hooks
+from llmp.testing import FakeAnthropicServer, FakeOpenAIServer
 
 
 def test_request_is_anthropics_wire(fake_anthropic: FakeAnthropicServer, make_llm: Any) -> None:
@@ -49,32 +48,74 @@ def test_cache_reads_and_writes_are_counted_and_priced(
     assert llm.total_cost == pytest.approx(2 * expected)
 
 
-def test_n_is_emulated_by_concurrent_calls(fake_anthropic: FakeAnthropicServer, make_llm: Any) -> None:
+def test_one_hour_cache_writes_are_a_usage_detail_priced_at_twice_the_input(
+    fake_anthropic: FakeAnthropicServer, make_llm: Any
+) -> None:
+    fake_anthropic.cache_creation_tokens = 4
+    fake_anthropic.cache_creation_1h_tokens = 3
     llm = make_llm()
-    assert llm.generate(["p q"], n=3) == [["Echo: p q"] * 3]
-    assert fake_anthropic.request_count == 3
+    prompt = "one two three four five six"
+    response = llm.complete(prompt)
+    assert response.usage.cache_write_tokens == 4
+    assert response.usage.details == {"cache_creation_1h_input_tokens": 3}
+    # 2 plain at $3/M, one 5-minute write at 1.25x, three 1-hour writes at 2x; 7 output at $15/M.
+    assert response.cost == pytest.approx((2 * 3.00 + 1 * 3.75 + 3 * 6.00 + 7 * 15.00) / 1e6)
+    events = llm.stream_events(prompt)
+    list(events)
+    assert events.response.usage.details == {"cache_creation_1h_input_tokens": 3}
+
+
+def test_n_samples_are_single_requests_each_counted(
+    fake_anthropic: FakeAnthropicServer, make_llm: Any
+) -> None:
+    """Issue 14 item 12: with n=2 over 2 prompts, 4 POSTs reach Anthropic and 4 are counted."""
+    llm = make_llm()
+    assert llm.generate(["p q", "r s"], n=2) == [["Echo: p q"] * 2, ["Echo: r s"] * 2]
+    assert fake_anthropic.request_count == 4
     assert all("n" not in r.body for r in fake_anthropic.requests)  # the API would reject it
-    assert (llm.total_input_tokens, llm.total_output_tokens) == (6, 9)
+    assert llm.usage.requests == 4
+    assert (llm.total_input_tokens, llm.total_output_tokens) == (8, 12)
+    one = make_llm().complete("p q").cost
+    assert llm.total_cost == pytest.approx(4 * one)
 
 
-async def test_streamed_n_keeps_samples_apart(fake_anthropic: FakeAnthropicServer) -> None:
-    settings = ClientSettings("anthropic", "litellm", fake_anthropic.base_url, fake_anthropic.api_key)
-    client = _hooks.llmp_create_client(provider="anthropic", settings=settings)
-    request = Request("anthropic", "claude-sonnet-4-6", [{"role": "user", "content": "a b"}], n=2)
-    chunks = [chunk async for chunk in _hooks.llmp_stream(client=client, request=request)]
-    texts = {i: "".join(c.text for c in chunks if c.index == i and c.usage is None) for i in (0, 1)}
-    assert texts == {0: "Echo: a b", 1: "Echo: a b"}
-    assert {c.finish_reason for c in chunks if c.finish_reason} == {"stop"}
-    usages = [c.usage for c in chunks if c.usage is not None]
-    assert len(usages) == 1
-    assert (usages[0].input_tokens, usages[0].output_tokens) == (4, 6)
-
-
-def test_unsupported_parameter_is_a_clear_error(fake_anthropic: FakeAnthropicServer, make_llm: Any) -> None:
+def test_unsupported_parameter_is_refused_before_sending(
+    fake_anthropic: FakeAnthropicServer, make_llm: Any
+) -> None:
+    """Issue 14 item 16: llmp's own advice, not litellm's drop_params."""
     llm = make_llm()
-    with pytest.raises(errors.UnsupportedParameterError, match="logit_bias"):
-        llm.chat("x", logit_bias={"1": 1})
+    for name, value in (("logit_bias", {"1": 1}), ("seed", 3), ("presence_penalty", 0.5)):
+        with pytest.raises(errors.UnsupportedParameterError, match=name) as info:
+            llm.chat("x", **{name: value})
+        message = str(info.value)
+        assert "drop_params" not in message
+        assert "never drops" in message
+        assert "extra_body" in message
     assert fake_anthropic.request_count == 0
+
+
+def test_litellms_unsupported_parameter_error_drops_its_drop_params_advice(
+    fake_openai: FakeOpenAIServer, registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 16 through the catch-all: litellm's own refusal, with llmp's advice instead."""
+    monkeypatch.setenv("MISTRAL_API_KEY", fake_openai.api_key)
+    llm = llmp.LLM(
+        "mistral/mistral-large-latest", registry=registry, base_url=fake_openai.base_url, cache=False
+    )
+    with pytest.raises(errors.UnsupportedParameterError, match="logit_bias") as info:
+        llm.chat("x", logit_bias={"1": 1})
+    message = str(info.value)
+    assert "drop_params" not in message
+    assert "allowed_openai_params" not in message
+    assert "never drops" in message
+    assert type(info.value.__cause__).__name__ == "UnsupportedParamsError"
+    assert fake_openai.request_count == 0
+
+
+def test_extra_body_fields_reach_the_wire(fake_anthropic: FakeAnthropicServer, make_llm: Any) -> None:
+    llm = make_llm(extra_body={"service_tier": "standard_only"})
+    assert llm.chat("a b") == "Echo: a b"
+    assert fake_anthropic.requests[-1].body["service_tier"] == "standard_only"
 
 
 def test_missing_key_names_the_environment_variables(

@@ -16,8 +16,15 @@ from llmp.testing import (
     slow,
     truncated_stream,
 )
-from llmp.types import ClientSettings, Request
+from llmp.types import Client, ClientSettings, Request
 from llmp_litellm import _hooks
+
+REQUEST = Request("claude-sonnet-4-6", [{"role": "user", "content": "hi"}])
+
+
+def client_for(server: FakeAnthropicServer) -> Client:
+    settings = ClientSettings("anthropic", "litellm", server.base_url, server.api_key)
+    return _hooks.llmp_apis()["litellm"](settings)
 
 
 @pytest.mark.parametrize(
@@ -35,16 +42,16 @@ from llmp_litellm import _hooks
         (529, errors.ServerError, "overloaded_error"),
     ],
 )
-def test_status_maps_to_llmp_error(
+async def test_status_maps_to_llmp_error(
     fake_anthropic: FakeAnthropicServer,
-    make_llm: Any,
     status: int,
     error: type[errors.ProviderError],
     type_: str,
 ) -> None:
+    # At the client: the core would retry what is retryable (a 429 many times over).
     fake_anthropic.inject(StatusError(status, message=f"the {type_} message"))
     with pytest.raises(error) as info:
-        make_llm().chat("x")
+        await client_for(fake_anthropic).complete(REQUEST)
     assert type(info.value) is error
     assert info.value.status_code == status  # 529 stays 529, though litellm calls it a 500
     assert info.value.provider == "anthropic"
@@ -66,12 +73,10 @@ def test_prompt_too_long_is_a_context_window_error(
     assert not info.value.retryable
 
 
-def test_rate_limit_carries_retry_after_and_limits(
-    fake_anthropic: FakeAnthropicServer, make_llm: Any
-) -> None:
+async def test_rate_limit_carries_retry_after_and_limits(fake_anthropic: FakeAnthropicServer) -> None:
     fake_anthropic.inject(StatusError(429, retry_after=7))
     with pytest.raises(errors.RateLimitError) as info:
-        make_llm().chat("x")
+        await client_for(fake_anthropic).complete(REQUEST)
     assert info.value.retry_after == 7.0
     limits = info.value.rate_limit
     assert limits is not None
@@ -91,17 +96,20 @@ def test_core_waits_retry_after_before_retrying(fake_anthropic: FakeAnthropicSer
 
 
 async def test_responses_and_streams_carry_rate_limits(fake_anthropic: FakeAnthropicServer) -> None:
-    settings = ClientSettings("anthropic", "litellm", fake_anthropic.base_url, fake_anthropic.api_key)
-    client = _hooks.llmp_create_client(provider="anthropic", settings=settings)
-    request = Request("anthropic", "claude-sonnet-4-6", [{"role": "user", "content": "hi"}])
-    response = await _hooks.llmp_call(client=client, request=request)
+    client = client_for(fake_anthropic)
+    request = REQUEST
+    response = await client.complete(request)
     assert response.rate_limit is not None
     assert response.rate_limit.limit_requests == 10_000
     assert response.rate_limit.reset_tokens is not None
-    chunks = [chunk async for chunk in _hooks.llmp_stream(client=client, request=request)]
+    assert response.request_id is not None
+    assert response.request_id.startswith("req_")
+    chunks = [chunk async for chunk in client.stream(request)]
     limits = [chunk.rate_limit for chunk in chunks if chunk.rate_limit is not None]
     assert len(limits) == 1
     assert limits[0].remaining_requests is not None
+    assert chunks[0].rate_limit is limits[0]
+    assert chunks[0].model == "claude-sonnet-4-6"
 
 
 @pytest.mark.parametrize("fault", [truncated_stream(4), malformed_chunk(4), reset_mid_stream(4)])

@@ -27,7 +27,7 @@ from llmp.errors import (
     GenerationError,
 )
 from llmp.testing import FakeOpenAIServer
-from llmp.types import Usage
+from llmp.types import BatchStatus, Usage
 from llmp_openai import _prices
 
 MODEL = "gpt-4.1-mini"
@@ -45,7 +45,7 @@ def chat_calls(server: FakeOpenAIServer) -> list[Any]:
     return [r for r in server.requests if r.path == "/v1/chat/completions"]
 
 
-def poll(llm: llmp.LLM, batch_id: str, until: Any, timeout: float = 20.0) -> dict[str, Any]:
+def poll(llm: llmp.LLM, batch_id: str, until: Any, timeout: float = 20.0) -> BatchStatus:
     """Check the batch's status until `until(status)` holds (the fake moves on a time scale)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -56,8 +56,8 @@ def poll(llm: llmp.LLM, batch_id: str, until: Any, timeout: float = 20.0) -> dic
         time.sleep(0.005)
 
 
-def finished(llm: llmp.LLM, batch_id: str) -> dict[str, Any]:
-    return poll(llm, batch_id, lambda s: s["status"] in TERMINAL)
+def finished(llm: llmp.LLM, batch_id: str) -> BatchStatus:
+    return poll(llm, batch_id, lambda s: s.status in TERMINAL)
 
 
 # ----- success -------------------------------------------------------------------------------
@@ -84,19 +84,15 @@ def test_status_walks_the_openai_lifecycle(fake: FakeOpenAIServer) -> None:
     batch_id = llm.batch_submit(["a", "b"])
     seen: list[str] = []
 
-    def record(status: dict[str, Any]) -> bool:
-        if not seen or seen[-1] != status["status"]:
-            seen.append(status["status"])
-        return status["status"] in TERMINAL
+    def record(status: BatchStatus) -> bool:
+        if not seen or seen[-1] != status.status:
+            seen.append(status.status)
+        return status.status in TERMINAL
 
     final = poll(llm, batch_id, record)
     assert seen[0] == "validating"
     assert seen == sorted(seen, key=LIFECYCLE.index), f"the status went backwards: {seen}"
-    assert final == {
-        "status": "completed",
-        "raw_status": "completed",
-        "counts": {"completed": 2, "failed": 0, "total": 2},
-    }
+    assert final == BatchStatus("completed", "completed", completed=2, failed=0, total=2)
 
 
 def test_batch_id_is_portable_and_names_provider_and_count(fake: FakeOpenAIServer) -> None:
@@ -104,7 +100,7 @@ def test_batch_id_is_portable_and_names_provider_and_count(fake: FakeOpenAIServe
     assert re.fullmatch(r"openai:3:batch_[0-9a-f]{24}", batch_id)
     raw_id = batch_id.split(":", 2)[2]
     # Another LLM (nothing shared but the id) reaches the same OpenAI batch.
-    assert llmp.LLM(MODEL).batch_status(batch_id)["status"] in LIFECYCLE
+    assert llmp.LLM(MODEL).batch_status(batch_id).status in LIFECYCLE
     assert fake.requests[-1].path == f"/v1/batches/{raw_id}"
 
 
@@ -174,8 +170,8 @@ def test_expired_batch_returns_finished_items_and_expires_the_rest(fake: FakeOpe
     llm = llmp.LLM(MODEL, cache=False)
     batch_id = llm.batch_submit(["e0", "e1", "e2", "e3"])
     status = finished(llm, batch_id)
-    assert status["status"] == "expired"
-    assert status["counts"] == {"completed": 2, "failed": 2, "total": 4}
+    assert status.status == "expired"
+    assert (status.completed, status.failed, status.total) == (2, 2, 4)
     out = llm.batch_retrieve(batch_id, on_error="return")
     assert out is not None
     assert out[:2] == [["Echo: e0"], ["Echo: e1"]]
@@ -190,8 +186,7 @@ def test_batch_that_fails_validation_reports_every_item(fake: FakeOpenAIServer) 
     llm = llmp.LLM(MODEL, cache=False)
     batch_id = llm.batch_submit(["x", "y"])
     status = finished(llm, batch_id)
-    assert status["status"] == "failed"
-    assert status["errors"] == ["Enqueued token limit reached for gpt-4.1-mini."]
+    assert status.status == "failed"
     with pytest.raises(GenerationError) as info:
         llm.batch_retrieve(batch_id)
     assert info.value.results == [None, None]
@@ -208,12 +203,12 @@ def test_cancel_keeps_the_answers_so_far(fake: FakeOpenAIServer, report_unfinish
     fake.batches.report_unfinished = report_unfinished
     llm = llmp.LLM(MODEL, cache=False)
     batch_id = llm.batch_submit(["c0", "c1", "c2", "c3"])
-    running = poll(llm, batch_id, lambda s: s["counts"]["completed"] == 2)
-    assert running["status"] == "in_progress"
-    assert running["counts"] == {"completed": 2, "failed": 0, "total": 4}
+    running = poll(llm, batch_id, lambda s: s.completed == 2)
+    assert running.status == "in_progress"
+    assert (running.completed, running.failed, running.total) == (2, 0, 4)
     assert llm.batch_retrieve(batch_id) is None, "nothing to retrieve while the batch runs"
-    assert llm.batch_cancel(batch_id)["status"] == "cancelling"
-    assert finished(llm, batch_id)["status"] == "cancelled"
+    assert llm.batch_cancel(batch_id).status == "cancelling"
+    assert finished(llm, batch_id).status == "cancelled"
     out = llm.batch_retrieve(batch_id, on_error="return")
     assert out is not None
     assert out[:2] == [["Echo: c0"], ["Echo: c1"]]
@@ -272,11 +267,11 @@ def test_retrieved_answers_fill_the_cache(fake: FakeOpenAIServer) -> None:
 def test_retrieve_from_a_fresh_process_with_only_the_id(fake: FakeOpenAIServer, tmp_path: Path) -> None:
     llm = llmp.LLM(MODEL)
     batch_id = llm.batch_submit(["one", "two words"])
-    assert finished(llm, batch_id)["status"] == "completed"
+    assert finished(llm, batch_id).status == "completed"
     script = (
         "import json, sys, llmp\n"
         "llm = llmp.LLM('gpt-4.1-mini')\n"
-        "status = llm.batch_status(sys.argv[1])['status']\n"
+        "status = llm.batch_status(sys.argv[1]).status\n"
         "out = llm.batch_retrieve(sys.argv[1])\n"
         "print(json.dumps({'status': status, 'results': out, 'cost': llm.total_cost}))\n"
     )
@@ -368,3 +363,67 @@ async def test_fake_batch_objects_validate_as_sdk_types(fake: FakeOpenAIServer) 
             assert line["error"] is None
             assert line["response"]["status_code"] == 200
             ChatCompletion.model_validate(line["response"]["body"])
+
+
+# ----- rich requests and results ---------------------------------------------------------------
+
+
+def _weather(city: str) -> str:
+    """The weather in a city.
+
+    Args:
+        city: The city's name.
+    """
+    return f"sunny in {city}"
+
+
+def test_rich_requests_go_into_the_jsonl_lines(fake: FakeOpenAIServer) -> None:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+
+    llm = llmp.LLM("o4-mini", cache=False)
+    llm.batch_submit(["tool me"], tools=[_weather], tool_choice="_weather", reasoning="low")
+    llm.batch_submit(["schema me"], response_format=City)
+    uploads = [f for f in fake.batches.files.values() if f.purpose == "batch"]
+    tools_line, schema_line = (json.loads(f.content) for f in uploads)
+    body = tools_line["body"]
+    assert body["tools"][0]["function"]["name"] == "_weather"
+    assert body["tool_choice"] == {"type": "function", "function": {"name": "_weather"}}
+    assert body["reasoning_effort"] == "low"
+    response_format = schema_line["body"]["response_format"]
+    assert response_format["type"] == "json_schema"
+    assert response_format["json_schema"]["strict"] is True
+    assert response_format["json_schema"]["schema"]["additionalProperties"] is False
+
+
+def test_rich_results_come_back_from_the_output_file(fake: FakeOpenAIServer) -> None:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    fake.reasoning_tokens = 3
+    llm = llmp.LLM(MODEL, cache=False)
+    calls = llm.batch_retrieve(
+        _wait(llm, llm.batch_submit(["weather in Paris?", "REFUSE this"], tools=[_weather])), rich=True
+    )
+    assert calls is not None
+    (call,) = calls[0].tool_calls
+    assert (call.name, call.args()) == ("_weather", {"city": "city"})
+    assert call.id.startswith("call_")
+    assert calls[0].finish_reason == "tool_calls"
+    assert calls[0].usage.reasoning_tokens == 3
+    assert calls[1].choices[0].refusal == "I can't help with that."
+    assert calls[1].text == ""
+    parsed = llm.batch_retrieve(
+        _wait(llm, llm.batch_submit(["a city"], response_format=City)), response_format=City
+    )
+    assert parsed == [[City(name="name", population=1)]]
+
+
+def _wait(llm: llmp.LLM, batch_id: str) -> str:
+    assert finished(llm, batch_id).status == "completed"
+    return batch_id

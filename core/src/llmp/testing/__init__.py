@@ -19,20 +19,26 @@ if TYPE_CHECKING:
     from llmp.testing._fake_openai_app import FakeOpenAIApp
     from llmp.testing._fake_openai_state import DEFAULT_MODELS, FakeOpenAIState, RequestRecord
     from llmp.testing._faults import (
+        EchoKey,
         Fault,
+        HugeLine,
         Injection,
         MalformedChunk,
         ResetMidStream,
         Slow,
         StatusError,
+        Trickle,
         TruncatedStream,
         bad_request,
+        echo_key,
+        huge_line,
         malformed_chunk,
         quota_exceeded,
         rate_limited,
         reset_mid_stream,
         server_error,
         slow,
+        trickle,
         truncated_stream,
     )
     from llmp.testing._openai_wire import default_reply, format_duration
@@ -42,10 +48,12 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODELS",
     "BackgroundServer",
+    "EchoKey",
     "FakeOpenAIApp",
     "FakeOpenAIServer",
     "FakeOpenAIState",
     "Fault",
+    "HugeLine",
     "Injection",
     "MalformedChunk",
     "ProviderConformance",
@@ -56,10 +64,13 @@ __all__ = [
     "SpawnedServer",
     "StatusError",
     "TLSFiles",
+    "Trickle",
     "TruncatedStream",
     "bad_request",
     "default_reply",
+    "echo_key",
     "format_duration",
+    "huge_line",
     "make_tls_files",
     "malformed_chunk",
     "quota_exceeded",
@@ -67,6 +78,7 @@ __all__ = [
     "reset_mid_stream",
     "server_error",
     "slow",
+    "trickle",
     "truncated_stream",
 ]
 
@@ -148,3 +160,9 @@ if TYPE_CHECKING:
     from llmp.testing._tls import shared_ca_path
 __all__ += ["shared_ca_path"]
 _HOMES.update({"shared_ca_path": "_tls"})
+
+# A raw HTTP/2 server that misbehaves at the frame level (GOAWAY mid-body, dropped sessions).
+if TYPE_CHECKING:
+    from llmp.testing._raw_h2 import RawH2Server
+__all__ += ["RawH2Server"]
+_HOMES.update({"RawH2Server": "_raw_h2"})

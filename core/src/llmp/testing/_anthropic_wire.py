@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llmp.headers import parse_duration
-from llmp.testing._openai_wire import ErrorResponse, count_tokens, message_text, split_pieces
+from llmp.testing._anthropic_content import Facts, read_content
+from llmp.testing._faults import StatusError
+from llmp.testing._openai_wire import ErrorResponse, count_tokens, message_text
 
 API_VERSION = "2023-06-01"
 JSON = (b"content-type", b"application/json")
@@ -107,19 +109,25 @@ class MessagesRequest:
     stream: bool
     stop_sequences: list[str]
     input_tokens: int
+    facts: Facts
 
 
 def _system_text(system: Any) -> str:
     return system if isinstance(system, str) else message_text(system)
 
 
-def parse_request(body: Any) -> MessagesRequest:
+def betas_of(headers: Mapping[str, str]) -> list[str]:
+    """The ``anthropic-beta`` header's values."""
+    return [b.strip() for b in headers.get("anthropic-beta", "").split(",") if b.strip()]
+
+
+def parse_request(body: Any, betas: Sequence[str] = ()) -> MessagesRequest:
     """Validate a Messages body the way the API does, for the fields the fake relies on."""
     if not isinstance(body, dict):
         raise invalid("There was an error parsing the body of your request. Please send valid JSON.")
-    for field in ("model", "max_tokens", "messages"):
-        if field not in body:
-            raise invalid(f"{field}: Field required")
+    for name in ("model", "max_tokens", "messages"):
+        if name not in body:
+            raise invalid(f"{name}: Field required")
     extra = sorted(set(body) - _FIELDS)
     if extra:
         raise invalid(f"{extra[0]}: Extra inputs are not permitted")
@@ -145,9 +153,10 @@ def parse_request(body: Any) -> MessagesRequest:
     stops = body.get("stop_sequences") or []
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):
         raise invalid("stop_sequences: Input should be a valid list of strings")
+    facts = read_content(body, betas)
     words = count_tokens(_system_text(body.get("system")))
     words += sum(count_tokens(message_text(m.get("content"))) for m in messages)
-    return MessagesRequest(body, model, messages, max_tokens, bool(body.get("stream")), stops, words)
+    return MessagesRequest(body, model, messages, max_tokens, bool(body.get("stream")), stops, words, facts)
 
 
 def default_reply(body: Mapping[str, Any], index: int) -> str:
@@ -156,113 +165,6 @@ def default_reply(body: Mapping[str, Any], index: int) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return f"Echo: {message_text(message.get('content'))}"
     return "Echo: "
-
-
-@dataclass(slots=True)
-class Reply:
-    pieces: list[str]
-    stop_reason: str
-    stop_sequence: str | None
-    output_tokens: int
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
-
-
-def plan_reply(text: str, *, max_tokens: int, stop_sequences: list[str], chunk_count: int | None) -> Reply:
-    """Cut at the earliest stop sequence (not included, as the API does), then at ``max_tokens`` words."""
-    stop_reason, matched = "end_turn", None
-    cuts = [(text.find(s), s) for s in stop_sequences if s and s in text]
-    if cuts:
-        cut, matched = min(cuts)
-        text, stop_reason = text[:cut], "stop_sequence"
-    pieces = split_pieces(text, None)
-    if len(pieces) > max_tokens:
-        text, stop_reason, matched = "".join(pieces[:max_tokens]), "max_tokens", None
-    return Reply(split_pieces(text, chunk_count), stop_reason, matched, count_tokens(text))
-
-
-def make_usage(
-    input_tokens: int, output_tokens: int, *, cache_read: int, cache_creation: int
-) -> dict[str, Any]:
-    """Anthropic usage: ``input_tokens`` counts only the uncached part of the prompt."""
-    return {
-        "input_tokens": input_tokens,
-        "cache_creation_input_tokens": cache_creation,
-        "cache_read_input_tokens": cache_read,
-        "cache_creation": {"ephemeral_5m_input_tokens": cache_creation, "ephemeral_1h_input_tokens": 0},
-        "output_tokens": output_tokens,
-        "service_tier": "standard",
-    }
-
-
-def _message(
-    message_id: str, model: str, content: list[Any], stop: Reply | None, usage: Any
-) -> dict[str, Any]:
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": content,
-        "stop_reason": stop.stop_reason if stop else None,
-        "stop_sequence": stop.stop_sequence if stop else None,
-        "usage": usage,
-    }
-
-
-def message_body(message_id: str, model: str, reply: Reply, usage: dict[str, Any]) -> bytes:
-    content = [{"type": "text", "text": reply.text}]
-    return _dumps(_message(message_id, model, content, reply, usage)).encode()
-
-
-def _event(name: str, data: Any) -> str:
-    return f"event: {name}\ndata: {_dumps(data)}\n\n"
-
-
-def stream_steps(message_id: str, model: str, reply: Reply, usage: dict[str, Any]) -> list[bytes]:
-    """The SSE body as delivery steps (the server pauses ``token_delay`` between them).
-
-    Step 0: ``message_start`` (usage so far: the input, one output token), ``content_block_start``,
-    ``ping`` and the first ``text_delta``; one delta per later step; the last step adds
-    ``content_block_stop``, ``message_delta`` (stop reason and the output token count) and
-    ``message_stop``. Each event ends with a blank line, so faults can cut after any event.
-    """
-    start_usage = {**usage, "output_tokens": 1}
-    head = [
-        _event(
-            "message_start",
-            {"type": "message_start", "message": _message(message_id, model, [], None, start_usage)},
-        ),
-        _event(
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-        ),
-        _event("ping", {"type": "ping"}),
-    ]
-    deltas = [
-        _event(
-            "content_block_delta",
-            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
-        )
-        for piece in reply.pieces
-    ]
-    tail = [
-        _event("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        _event(
-            "message_delta",
-            {
-                "type": "message_delta",
-                "delta": {"stop_reason": reply.stop_reason, "stop_sequence": reply.stop_sequence},
-                "usage": {"output_tokens": usage["output_tokens"]},
-            },
-        ),
-        _event("message_stop", {"type": "message_stop"}),
-    ]
-    steps = [head + deltas[:1], *([d] for d in deltas[1:])]
-    steps[-1] = steps[-1] + tail
-    return ["".join(step).encode() for step in steps]
 
 
 def rfc3339(timestamp: float) -> str:
@@ -293,3 +195,37 @@ def parse_sse(body: bytes) -> list[tuple[str, Any]]:
         if "event" in fields:
             events.append((fields["event"], json.loads(fields.get("data", "null"))))
     return events
+
+
+def status_error(fault: StatusError) -> ErrorResponse:
+    """A scheduled `StatusError`, in Anthropic's error shape (OpenAI-only types fall back to the
+    status's Anthropic type, so the OpenAI helpers such as ``rate_limited()`` work here too)."""
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", fault.content_type.encode())]
+    if fault.retry_after is not None:
+        headers.append((b"retry-after", _number(fault.retry_after)))
+    if fault.retry_after_ms is not None:
+        headers.append((b"retry-after-ms", _number(fault.retry_after_ms)))
+    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items())
+    if fault.raw_body is not None:
+        return ErrorResponse(fault.status, fault.raw_body, headers)
+    type_, message = error_fields(fault.status, fault.message, fault.type)
+    return ErrorResponse(fault.status, error_body(type_, message), headers)
+
+
+def refused(kind: str, retry_after: float, limiter_headers: Any, now: float) -> ErrorResponse:
+    """The API's 429 when an enforced budget is short; ``retry-after`` is whole seconds, rounded up."""
+    what = "requests" if kind == "requests" else "request tokens"
+    message = (
+        f"Number of {what} has exceeded your per-minute rate limit "
+        "(https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. "
+        "Please reduce the prompt length or the maximum tokens requested, or try again later."
+    )
+    headers = [JSON, *rate_limit_headers(limiter_headers, now)]
+    if not math.isinf(retry_after):
+        headers.append((b"retry-after", b"%d" % math.ceil(retry_after)))
+    return ErrorResponse(429, error_body("rate_limit_error", message), headers)
+
+
+def _number(value: float) -> bytes:
+    # "2" rather than "2.0": clients parse retry-after as an integer, as HTTP specifies.
+    return b"%d" % value if value == int(value) else repr(value).encode()

@@ -12,7 +12,6 @@ The knobs, fault schedule, records, counters and rate-limit buckets are the fake
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -20,11 +19,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from llmp.testing import _anthropic_reply as replies
 from llmp.testing import _anthropic_wire as wire
 from llmp.testing._fake_anthropic_batch import FakeMessageBatches
 from llmp.testing._fake_openai_app import _pause, _wait_unless_gone
 from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
 from llmp.testing._faults import (
+    EmptyAnswer,
     MalformedChunk,
     ResetMidStream,
     Slow,
@@ -33,6 +34,7 @@ from llmp.testing._faults import (
     TruncatedStream,
 )
 from llmp.testing._openai_wire import ErrorResponse, ReplyFn, load_json, split_events
+from llmp.testing._script import plan_answer
 from llmp.testing._server import BackgroundServer, Receive, Scope, Send, ServerOptions, reset_stream
 
 __all__ = ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
@@ -69,11 +71,18 @@ class FakeAnthropicServer(FakeOpenAIState):
     - ``cache_read_tokens`` / ``cache_creation_tokens`` (int, or a function of the request body):
       reported as ``cache_read_input_tokens`` / ``cache_creation_input_tokens`` and carved out of
       the prompt's words, so ``input_tokens`` is the uncached rest (never below 0), as the API counts.
+      ``cache_creation_1h_tokens`` of the writes go to the 1-hour cache (``usage.cache_creation``).
     - ``api_keys``: accepted ``x-api-key`` values; ``None`` accepts any. :attr:`api_key` always works.
     - ``rpm`` / ``tpm``: enforce per-minute budgets (429 ``rate_limit_error`` with ``retry-after``).
     - ``context_window``: prompts longer than this many words fail with "prompt is too long".
     - ``models`` / ``strict_models``: with ``strict_models``, other models are a 404.
     - ``record``: keep :class:`RequestRecord` s in :attr:`requests` (counters are always kept).
+
+    What it answers is `llmp.testing.plan_answer`'s (tool_use blocks for tools, the schema's
+    example for ``output_format``, a signed thinking block when thinking is on, ``stop_reason:
+    "refusal"`` for a prompt with REFUSE, ``[saw N image(s)]``), and the requests are checked as
+    the API checks them (`llmp.testing._anthropic_content`). `EmptyAnswer` faults answer one empty
+    text block (``"empty"``) or ``content: []`` (the other shapes; streams without a content block).
 
     The Message Batches API (``/v1/messages/batches``) and its knobs are :attr:`message_batches`
     (`llmp.testing._fake_anthropic_batch`).
@@ -88,6 +97,7 @@ class FakeAnthropicServer(FakeOpenAIState):
         chunk_count: int | None = None,
         cache_read_tokens: TokenCount = 0,
         cache_creation_tokens: TokenCount = 0,
+        cache_creation_1h_tokens: TokenCount = 0,
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         tpm: int | None = None,
@@ -118,8 +128,13 @@ class FakeAnthropicServer(FakeOpenAIState):
             self.api_key = "sk-ant-test-" + secrets.token_hex(12)
         # Two more knobs that reset() restores, like the shared ones.
         self.cache_creation_tokens: TokenCount = cache_creation_tokens
+        self.cache_creation_1h_tokens: TokenCount = cache_creation_1h_tokens
         self.context_window = context_window
-        self._defaults.update(cache_creation_tokens=cache_creation_tokens, context_window=context_window)
+        self._defaults.update(
+            cache_creation_tokens=cache_creation_tokens,
+            cache_creation_1h_tokens=cache_creation_1h_tokens,
+            context_window=context_window,
+        )
         self._server = BackgroundServer(self, options=options)
 
     # The shared state calls the read knob ``cached_tokens``; Anthropic calls it a cache read.
@@ -261,7 +276,7 @@ class FakeAnthropicServer(FakeOpenAIState):
 
     async def _messages(self, record: RequestRecord, request_id: str, receive: Receive, send: Send) -> None:
         record.body = load_json(record.raw_body)
-        request = wire.parse_request(record.body)
+        request = wire.parse_request(record.body, wire.betas_of(record.headers))
         if self.strict_models and request.model not in self.models:
             raise wire.error(404, f"model: {request.model}", "not_found_error")
         if request.input_tokens > self.context_window:
@@ -271,22 +286,23 @@ class FakeAnthropicServer(FakeOpenAIState):
         fault = self._faults.take(request.body)
         record.fault = fault
         if isinstance(fault, StatusError):
-            raise _status_error(fault)
+            raise wire.status_error(fault)
         if isinstance(fault, Slow) and not await _wait_unless_gone(
             receive, fault.seconds, self._wake_event()
         ):
             return  # the client gave up; nobody is listening for an answer
         ttft, token_delay = self.ttft, self.token_delay  # read once: a test may change them meanwhile
-        message_id, reply, usage = self._complete(request, request_id)
+        empty = fault if isinstance(fault, EmptyAnswer) else None
+        message_id, reply, usage = self._complete(request, request_id, empty)
         total = request.input_tokens + reply.output_tokens
         admission = self._limiter.admit(total)
         now = time.time()
         if admission.refused is not None:
-            raise _refused(admission.refused, admission.retry_after, admission.headers, now)
+            raise wire.refused(admission.refused, admission.retry_after, admission.headers, now)
         headers = [(b"request-id", request_id.encode()), *wire.rate_limit_headers(admission.headers, now)]
         stream_fault = fault if isinstance(fault, StreamFault) else None
         if request.stream:
-            steps = wire.stream_steps(message_id, request.model, reply, usage)
+            steps = replies.stream_steps(message_id, request.model, reply, usage)
             if ttft > 0 and not await _pause(send, ttft):
                 return
             headers.insert(0, _SSE)
@@ -303,26 +319,48 @@ class FakeAnthropicServer(FakeOpenAIState):
         if wait > 0 and not await _pause(send, wait):
             return
         headers.insert(0, wire.JSON)
-        body = wire.message_body(message_id, request.model, reply, usage)
+        body = replies.message_body(message_id, request.model, reply, usage)
         if stream_fault is not None:
             await self._broken(record, send, headers, body[: len(body) // 2], stream_fault, streaming=False)
         else:
             await self._respond(record, send, 200, headers, body)
 
     def _complete(
-        self, request: wire.MessagesRequest, request_id: str
-    ) -> tuple[str, wire.Reply, dict[str, Any]]:
-        reply = wire.plan_reply(
-            self.reply_fn(request.body, 0),
-            max_tokens=request.max_tokens,
-            stop_sequences=request.stop_sequences,
-            chunk_count=self.chunk_count,
-        )
+        self, request: wire.MessagesRequest, request_id: str, empty: EmptyAnswer | None = None
+    ) -> tuple[str, replies.Reply, dict[str, Any]]:
+        """The reply to a valid request, by `plan_answer`'s rules (or the empty answer asked for)."""
+        suffix = request_id[7:]
+        if empty is not None:
+            reply = replies.empty_reply(empty.shape, empty.finish)
+        else:
+            facts = request.facts
+            plan = plan_answer(
+                prompt=facts.prompt,
+                default_text=self.reply_fn(request.body, 0),
+                last_role=facts.last_role,
+                tool_results=facts.tool_results,
+                tools=facts.tools,
+                tool_choice=facts.tool_choice,
+                parallel=facts.parallel,
+                schema=facts.schema,
+                reasoning=facts.reasoning,
+                images=facts.images,
+            )
+            reply = replies.plan_reply(
+                plan,
+                max_tokens=request.max_tokens,
+                stop_sequences=request.stop_sequences,
+                chunk_count=self.chunk_count,
+                tool_ids=f"toolu_01{suffix}",
+            )
         read = _count(self.cached_tokens, request.body)
         creation = _count(self.cache_creation_tokens, request.body)
+        hour = min(_count(self.cache_creation_1h_tokens, request.body), creation)
         uncached = max(request.input_tokens - read - creation, 0)
-        usage = wire.make_usage(uncached, reply.output_tokens, cache_read=read, cache_creation=creation)
-        return f"msg_01{request_id[7:]}", reply, usage
+        usage = replies.make_usage(
+            uncached, reply.output_tokens, cache_read=read, cache_creation=creation, cache_1h=hour
+        )
+        return f"msg_01{suffix}", reply, usage
 
     async def _stream(
         self,
@@ -359,37 +397,3 @@ class FakeAnthropicServer(FakeOpenAIState):
             await self._respond(record, send, 200, headers, head)
         elif isinstance(fault, MalformedChunk):
             await self._respond(record, send, 200, headers, head + _MALFORMED if streaming else b"{not json")
-
-
-def _status_error(fault: StatusError) -> ErrorResponse:
-    """A scheduled `StatusError`, in Anthropic's error shape (OpenAI-only types fall back to the
-    status's Anthropic type, so the OpenAI helpers such as ``rate_limited()`` work here too)."""
-    headers: list[tuple[bytes, bytes]] = [(b"content-type", fault.content_type.encode())]
-    if fault.retry_after is not None:
-        headers.append((b"retry-after", _number(fault.retry_after)))
-    if fault.retry_after_ms is not None:
-        headers.append((b"retry-after-ms", _number(fault.retry_after_ms)))
-    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items())
-    if fault.raw_body is not None:
-        return ErrorResponse(fault.status, fault.raw_body, headers)
-    type_, message = wire.error_fields(fault.status, fault.message, fault.type)
-    return ErrorResponse(fault.status, wire.error_body(type_, message), headers)
-
-
-def _refused(kind: str, retry_after: float, limiter_headers: Any, now: float) -> ErrorResponse:
-    """The API's 429 when an enforced budget is short; ``retry-after`` is whole seconds, rounded up."""
-    what = "requests" if kind == "requests" else "request tokens"
-    message = (
-        f"Number of {what} has exceeded your per-minute rate limit "
-        "(https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. "
-        "Please reduce the prompt length or the maximum tokens requested, or try again later."
-    )
-    headers = [wire.JSON, *wire.rate_limit_headers(limiter_headers, now)]
-    if not math.isinf(retry_after):
-        headers.append((b"retry-after", b"%d" % math.ceil(retry_after)))
-    return ErrorResponse(429, wire.error_body("rate_limit_error", message), headers)
-
-
-def _number(value: float) -> bytes:
-    # "2" rather than "2.0": clients parse retry-after as an integer, as HTTP specifies.
-    return b"%d" % value if value == int(value) else repr(value).encode()

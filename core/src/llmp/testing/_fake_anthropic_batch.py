@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmp.testing import _anthropic_reply as replies
 from llmp.testing import _anthropic_wire as wire
 from llmp.testing._faults import BodyPredicate
 from llmp.testing._openai_wire import ErrorResponse, load_json
@@ -166,7 +167,7 @@ class FakeMessageBatches:
             if record.method != "POST":
                 raise wire.error(405, "Method Not Allowed", "invalid_request_error")
             record.body = load_json(record.raw_body)
-            created = self._create(server, record.body)
+            created = self._create(server, record.body, wire.betas_of(record.headers))
             return await reply.json(self._object(server, created, now))
         match = _ROUTE.match(record.path)
         batch = self._batches.get(match["id"]) if match else None
@@ -183,7 +184,7 @@ class FakeMessageBatches:
             return await reply.parts(b"application/x-jsonl", self._results(batch, now))
         raise wire.error(405, "Method Not Allowed", "invalid_request_error")
 
-    def _create(self, server: FakeAnthropicServer, body: Any) -> _Batch:
+    def _create(self, server: FakeAnthropicServer, body: Any, betas: list[str]) -> _Batch:
         requests = body.get("requests") if isinstance(body, dict) else None
         if not isinstance(requests, list) or not requests:
             raise wire.invalid("requests: at least one request is required")
@@ -211,7 +212,9 @@ class FakeMessageBatches:
         batch = _Batch(
             id=batch_id,
             custom_ids=[item["custom_id"] for item in requests],
-            outcomes=[self._answer(server, r["params"], f"{batch_id}_{i}") for i, r in enumerate(requests)],
+            outcomes=[
+                self._answer(server, r["params"], f"{batch_id}_{i}", betas) for i, r in enumerate(requests)
+            ],
             step=self.step_seconds,
             per_step=max(1, self.requests_per_step),
             expire_after=self.expire_after,
@@ -221,10 +224,13 @@ class FakeMessageBatches:
         self._batches[batch_id] = batch
         return batch
 
-    def _answer(self, server: FakeAnthropicServer, params: dict[str, Any], tag: str) -> dict[str, Any]:
-        """One request's result, by the same checks and reply as ``POST /v1/messages``."""
+    def _answer(
+        self, server: FakeAnthropicServer, params: dict[str, Any], tag: str, betas: list[str]
+    ) -> dict[str, Any]:
+        """One request's result, by the same checks and reply as ``POST /v1/messages`` (the
+        batch's ``anthropic-beta`` header applies to each of its requests)."""
         try:
-            request = wire.parse_request(params)
+            request = wire.parse_request(params, betas)
             if server.strict_models and request.model not in server.models:
                 raise wire.error(404, f"model: {request.model}", "not_found_error")
             if request.input_tokens > server.context_window:
@@ -241,7 +247,7 @@ class FakeMessageBatches:
             return {"type": "errored", "error": error}
         message_id, reply, usage = server._complete(request, f"req_011{tag[len('msgbatch_01') :]}")
         usage["service_tier"] = "batch"
-        message = json.loads(wire.message_body(message_id, request.model, reply, usage))
+        message = json.loads(replies.message_body(message_id, request.model, reply, usage))
         return {"type": "succeeded", "message": message}
 
     def _object(self, server: FakeAnthropicServer, batch: _Batch, now: float) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from llmp.testing._counters import RequestCounter
 from llmp.testing._fake_gemini_batch import FakeGeminiBatches
 from llmp.testing._faults import (
     BodyPredicate,
+    EmptyAnswer,
     Fault,
     FaultSchedule,
     Injection,
@@ -37,6 +38,8 @@ from llmp.testing._faults import (
     StreamFault,
     TruncatedStream,
 )
+from llmp.testing._gemini_answer import answer, empty_reply
+from llmp.testing._gemini_request import GenerateRequest, parse_generate_request
 from llmp.testing._openai_wire import ErrorResponse, load_json
 from llmp.testing._server import (
     BackgroundServer,
@@ -98,6 +101,11 @@ class FakeGeminiServer:
     - ``cached_tokens`` / ``thoughts_tokens``: reported as ``cachedContentTokenCount`` /
       ``thoughtsTokenCount`` (int, or a function of the request body). Thoughts are skipped when
       the request sets ``thinkingBudget: 0`` and spend ``maxOutputTokens`` before any text does.
+    - ``max_candidates``: answer with at most this many candidates, whatever ``candidateCount``
+      asked (Gemini does return fewer).
+
+    What it answers (function calls, JSON for a schema, thought summaries and signatures) is
+    `llmp.testing._gemini_answer`; what it refuses, as the API does, `llmp.testing._gemini_request`.
     - ``api_keys``: accepted keys; ``None`` accepts any. :attr:`api_key` is one clients can use.
     - ``record``: keep :class:`GeminiRequestRecord` s in :attr:`requests`.
     """
@@ -112,6 +120,7 @@ class FakeGeminiServer:
         cached_tokens: TokenCount = 0,
         thoughts_tokens: TokenCount = 0,
         empty_text: bool = False,
+        max_candidates: int | None = None,
         api_keys: Iterable[str] | None = None,
         record: bool = True,
         options: ServerOptions | None = None,
@@ -128,6 +137,7 @@ class FakeGeminiServer:
             "cached_tokens": cached_tokens,
             "thoughts_tokens": thoughts_tokens,
             "empty_text": empty_text,
+            "max_candidates": max_candidates,
         }
         self.reply_fn: wire.ReplyFn = wire.default_reply
         self.ttft = 0.0
@@ -136,6 +146,9 @@ class FakeGeminiServer:
         self.cached_tokens: TokenCount = 0
         self.thoughts_tokens: TokenCount = 0
         self.empty_text = False
+        self.max_candidates: int | None = None
+        #: Signs the thought signatures this server issues, so it can check those sent back.
+        self.secret = secrets.token_bytes(16)
         self._faults = FaultSchedule()
         self._lock = threading.Lock()
         self._records: list[GeminiRequestRecord] = []
@@ -318,7 +331,7 @@ class FakeGeminiServer:
         if stream and parse_qs(record.query).get("alt") != ["sse"]:
             # Without alt=sse Google streams a JSON array; google-genai always asks for SSE.
             raise wire.error(400, "The fake Gemini server streams only with ?alt=sse")
-        request = wire.parse_generate_request(model, record.body)
+        request = parse_generate_request(model, record.body, self.secret)
         fault = self._faults.take(request.body)
         record.fault = fault
         if isinstance(fault, StatusError):
@@ -326,7 +339,10 @@ class FakeGeminiServer:
         if isinstance(fault, Slow) and not await self._wait_unless_gone(receive, fault.seconds):
             return
         ttft, token_delay = self.ttft, self.token_delay
-        reply = self._reply(request)
+        if isinstance(fault, EmptyAnswer):
+            reply = empty_reply(request, fault, response_id=self._response_id())
+        else:
+            reply = self._reply(request)
         stream_fault = fault if isinstance(fault, StreamFault) else None
         if ttft > 0:
             await asyncio.sleep(ttft)
@@ -356,28 +372,22 @@ class FakeGeminiServer:
                     return  # the client left mid-stream: stop generating, as a real server does
             await send({"type": "http.response.body", "body": event, "more_body": i < len(events) - 1})
 
-    def _reply(self, request: wire.GenerateRequest) -> wire.Reply:
-        body = request.body
-        thoughts = 0 if request.thinking_budget == 0 else _count(self.thoughts_tokens, body)
-        reply_fn, empty, chunk_count = self.reply_fn, self.empty_text, self.chunk_count
-        candidates = [
-            wire.plan_candidate(
-                "" if empty else reply_fn(body, i),
-                max_tokens=request.max_output_tokens,
-                stop=request.stop,
-                thoughts=thoughts,
-                chunk_count=chunk_count,
-            )
-            for i in range(request.candidate_count)
-        ]
+    def _response_id(self) -> str:
         self._next_id += 1  # only the server's loop thread touches this
-        return wire.Reply(
-            response_id=f"{self._id_prefix}{self._next_id:012x}",
-            model_version=request.model,
-            candidates=candidates,
-            prompt_tokens=request.prompt_tokens,
-            cached_tokens=min(_count(self.cached_tokens, body), request.prompt_tokens),
-            thoughts_tokens=thoughts,
+        return f"{self._id_prefix}{self._next_id:012x}"
+
+    def _reply(self, request: GenerateRequest) -> wire.Reply:
+        body = request.body
+        return answer(
+            request,
+            reply_fn=self.reply_fn,
+            empty_text=self.empty_text,
+            chunk_count=self.chunk_count,
+            thoughts_tokens=_count(self.thoughts_tokens, body),
+            cached_tokens=_count(self.cached_tokens, body),
+            max_candidates=self.max_candidates,
+            secret=self.secret,
+            response_id=self._response_id(),
         )
 
     async def _broken(

@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from llmp.testing import _gemini_request as request_wire
 from llmp.testing import _gemini_wire as wire
 from llmp.testing._openai_wire import ErrorResponse
 
@@ -289,7 +290,9 @@ class FakeGeminiBatches:
             code, message = self.item_error
             return {"error": {"code": code, "message": message}}
         try:
-            request = wire.parse_generate_request(model.removeprefix("models/"), body)
+            request = request_wire.parse_generate_request(
+                model.removeprefix("models/"), body, self._server.secret
+            )
         except ErrorResponse as reply:
             error = json.loads(reply.body)["error"]
             return {"error": {"code": _GRPC_CODES.get(reply.status, 2), "message": error["message"]}}
@@ -367,9 +370,9 @@ class FakeGeminiBatches:
             sent = sent if isinstance(sent, dict) else {}
             # google-genai sends the File snake_case; Google answers camelCase, as here.
             meta = {
-                "displayName": wire.field(sent, "displayName"),
+                "displayName": request_wire.field(sent, "displayName"),
                 "mimeType": record.headers.get("x-goog-upload-header-content-type")
-                or wire.field(sent, "mimeType"),
+                or request_wire.field(sent, "mimeType"),
             }
             upload_id = secrets.token_hex(16)
             with self._lock:

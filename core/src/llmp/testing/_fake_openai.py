@@ -23,7 +23,12 @@ class FakeOpenAIServer(FakeOpenAIApp):
     :attr:`base_url` (``https://127.0.0.1:<port>/v1``) and trust it through ``SSL_CERT_FILE`` set
     to :attr:`ca_path`.
 
-    Knobs (all keyword-only; the first six can be changed on a running server and are restored by
+    Answers follow `llmp.testing.plan_answer` (tool calls, structured output, refusals, images),
+    rendered as OpenAI renders them; requests are validated as OpenAI validates them (unknown
+    fields, strict schemas, images, tool messages). ``POST /v1/embeddings`` answers with
+    deterministic vectors.
+
+    Knobs (all keyword-only; the first eight can be changed on a running server and are restored by
     :meth:`reset`):
 
     - ``reply_fn(body, choice_index) -> str``: the reply text. Default: ``"Echo: <last user
@@ -33,6 +38,12 @@ class FakeOpenAIServer(FakeOpenAIApp):
     - ``chunk_count``: stream deltas per choice (default: one per word).
     - ``cached_tokens`` / ``reasoning_tokens``: reported in usage details (int, or a function of
       the request body). Reasoning tokens are added to ``completion_tokens``, as OpenAI counts them.
+    - ``reasoning_field``: play an OpenAI-compatible host whose models think aloud: every answer
+      carries reasoning text (``"Thinking about <prompt>."``) in this message/delta field,
+      ``"reasoning_content"`` (DeepSeek, vLLM, Qwen, GLM) or ``"reasoning"`` (OpenRouter,
+      Ollama). None (default): OpenAI itself, which never sends reasoning text.
+    - ``max_choices``: answer at most this many samples whatever ``n`` asks for (a host that
+      comes back short).
     - ``api_keys``: accepted bearer keys; ``None`` accepts any request. :attr:`api_key` is a key
       clients can use either way.
     - ``rpm`` / ``tpm``: enforce these per-minute budgets (429 with ``retry-after`` when short);
@@ -52,6 +63,8 @@ class FakeOpenAIServer(FakeOpenAIApp):
         chunk_count: int | None = None,
         cached_tokens: TokenCount = 0,
         reasoning_tokens: TokenCount = 0,
+        reasoning_field: str | None = None,
+        max_choices: int | None = None,
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         tpm: int | None = None,
@@ -68,6 +81,8 @@ class FakeOpenAIServer(FakeOpenAIApp):
             chunk_count=chunk_count,
             cached_tokens=cached_tokens,
             reasoning_tokens=reasoning_tokens,
+            reasoning_field=reasoning_field,
+            max_choices=max_choices,
             api_keys=api_keys,
             rpm=rpm,
             tpm=tpm,

@@ -6,23 +6,32 @@ The hot path (no faults, no delays) does one JSON parse, one render and one body
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from llmp.testing import _openai_wire as wire
 from llmp.testing._fake_openai_batch import FakeBatches
 from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
 from llmp.testing._faults import (
+    EchoKey,
+    EmptyAnswer,
+    HugeLine,
     MalformedChunk,
     ResetMidStream,
     Slow,
     StatusError,
     StreamFault,
+    Trickle,
     TruncatedStream,
 )
+from llmp.testing._openai_answer import empty_choices, plan_choices, reasoning_words
+from llmp.testing._openai_embeddings import embeddings_body
+from llmp.testing._openai_render import Completion, open_events, stream_steps
+from llmp.testing._openai_request import ChatRequest, parse_chat_request
 from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, client_gone, reset_stream
 
 _JSON = (b"content-type", b"application/json")
@@ -62,6 +71,13 @@ async def _wait_unless_gone(receive: Receive, seconds: float, wake: asyncio.Even
         gone.cancel()
         woken.cancel()
     return gone not in done
+
+
+def _padding_event(completion: Completion, size: int) -> bytes:
+    """A valid chunk of about ``size`` bytes that adds nothing to the answer (see `HugeLine`)."""
+    event = {"id": completion.id, "object": "chat.completion.chunk", "created": completion.created}
+    event.update(model=completion.model, choices=[], padding="x" * size)
+    return b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
 
 
 def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
@@ -203,6 +219,16 @@ class FakeOpenAIApp(FakeOpenAIState):
             body = json.dumps({"object": "list", "data": data}).encode()
             headers = [_JSON, *self._common(request_id, started), *self._limiter.peek()]
             await self._respond(record, send, 200, headers, body)
+        elif record.method == "POST" and record.path == "/v1/embeddings":
+            self._check_auth(record)
+            record.body = wire.load_json(record.raw_body)
+            fault = self._faults.take(record.body)
+            record.fault = fault
+            if isinstance(fault, StatusError):
+                raise fault.to_response()
+            body = embeddings_body(record.body)
+            headers = [_JSON, *self._common(request_id, started), *self._limiter.peek()]
+            await self._respond(record, send, 200, headers, body)
         elif record.path.startswith(("/v1/files", "/v1/batches")):
             self._check_auth(record)
             status, content_type, body = self.batches.handle(record, self._complete)
@@ -215,7 +241,7 @@ class FakeOpenAIApp(FakeOpenAIState):
         self, record: RequestRecord, request_id: str, started: float, receive: Receive, send: Send
     ) -> None:
         record.body = wire.load_json(record.raw_body)
-        request = wire.parse_chat_request(record.body)
+        request = parse_chat_request(record.body, self.reasoning_field)
         if self.strict_models and request.model not in self.models:
             raise wire.invalid(
                 f"The model `{request.model}` does not exist or you do not have access to it.",
@@ -226,26 +252,32 @@ class FakeOpenAIApp(FakeOpenAIState):
         record.fault = fault
         if isinstance(fault, StatusError):
             raise fault.to_response()
+        if isinstance(fault, EchoKey):
+            raise fault.to_response(record.headers.get("authorization", ""))
         if isinstance(fault, Slow) and not await _wait_unless_gone(
             receive, fault.seconds, self._wake_event()
         ):
             return  # the client gave up; nobody is listening for an answer
         # Read the knobs once: a test may change them while this request is being answered.
         ttft, token_delay = self.ttft, self.token_delay
-        completion = self._complete(request, request_id)
+        completion = self._complete(request, request_id, fault if isinstance(fault, EmptyAnswer) else None)
         admission = self._limiter.admit(completion.usage["total_tokens"])
         if admission.refused is not None:
             raise admission.to_response(request.model, completion.usage["total_tokens"])
         stream_fault = fault if isinstance(fault, StreamFault) else None
         if request.stream:
-            steps = wire.stream_steps(completion, include_usage=request.include_usage)
+            steps = stream_steps(completion, include_usage=request.include_usage)
             if ttft > 0 and not await _pause(send, ttft):
                 return
             headers = [_SSE, *self._common(request_id, started), *admission.headers]
-            if stream_fault is not None:
+            if isinstance(fault, HugeLine):
+                steps = [_padding_event(completion, fault.size), *steps]
+            if isinstance(fault, Trickle):
+                await self._trickle(record, send, headers, b"".join(steps), fault, streaming=True)
+            elif stream_fault is not None:
                 # A fault always lands before the finish chunks, however late it was asked for.
-                open_events = len(completion.choices) + sum(len(c.pieces) for c in completion.choices)
-                head, _ = wire.split_events(b"".join(steps), min(stream_fault.after_chunks, open_events))
+                cut = min(stream_fault.after_chunks, open_events(completion))
+                head, _ = wire.split_events(b"".join(steps), cut)
                 await self._broken(record, send, headers, head, stream_fault, streaming=True)
             elif token_delay <= 0 or len(steps) == 1:
                 # Same bytes as step by step, in one write: far cheaper at high concurrency.
@@ -259,29 +291,41 @@ class FakeOpenAIApp(FakeOpenAIState):
             return
         headers = [_JSON, *self._common(request_id, started), *admission.headers]
         body = completion.json_body()
-        if stream_fault is not None:
+        if isinstance(fault, Trickle):
+            await self._trickle(record, send, headers, body, fault, streaming=False)
+        elif stream_fault is not None:
             await self._broken(record, send, headers, body[: len(body) // 2], stream_fault, streaming=False)
         else:
             await self._respond(record, send, 200, headers, body)
 
-    def _complete(self, request: wire.ChatRequest, request_id: str) -> wire.Completion:
-        reply_fn, chunk_count = self.reply_fn, self.chunk_count
-        choices = [
-            wire.plan_choice(
-                reply_fn(request.body, i),
-                max_tokens=request.max_tokens,
-                stop=request.stop,
-                chunk_count=chunk_count,
-            )
-            for i in range(request.n)
-        ]
+    def _complete(
+        self, request: ChatRequest, request_id: str, empty: EmptyAnswer | None = None
+    ) -> Completion:
+        """The answer to `request` (`llmp.testing.plan_answer`'s), or the empty answer asked for."""
+        reasoning_field = self.reasoning_field
+        if empty is None:
+            choices = plan_choices(request, self.reply_fn, self.chunk_count, reasoning_field, request_id)
+        else:
+            choices = empty_choices(empty, request.n)
+        if self.max_choices is not None:
+            del choices[self.max_choices :]
+        thought = reasoning_words(choices) if reasoning_field else 0
         usage = wire.make_usage(
             wire.prompt_tokens(request.messages),
             sum(c.completion_tokens for c in choices),
             cached=_count(self.cached_tokens, request.body),
-            reasoning=_count(self.reasoning_tokens, request.body),
+            reasoning=_count(self.reasoning_tokens, request.body) + thought,
         )
-        return wire.Completion(f"chatcmpl-{request_id}", int(time.time()), request.model, choices, usage)
+        return Completion(
+            f"chatcmpl-{request_id}",
+            int(time.time()),
+            request.model,
+            choices,
+            usage,
+            reasoning_field,
+            request.logprobs,
+            done_only=empty is not None and empty.shape == "done_only" and request.stream,
+        )
 
     async def _stream(
         self,
@@ -298,6 +342,34 @@ class FakeOpenAIApp(FakeOpenAIState):
             if i and not await _pause(send, token_delay):
                 return  # the client left mid-stream: stop generating, as a real server does
             await send({"type": "http.response.body", "body": step, "more_body": i < last})
+
+    async def _trickle(
+        self,
+        record: RequestRecord,
+        send: Send,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        fault: Trickle,
+        *,
+        streaming: bool,
+    ) -> None:
+        record.status = 200
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        pieces: Iterator[bytes]
+        if fault.keepalive:
+            piece = b": keep-alive\n\n" if streaming else b" "  # JSON allows leading whitespace
+            pieces = (
+                itertools.repeat(piece, fault.count) if fault.count is not None else itertools.repeat(piece)
+            )
+        else:
+            slow_part = body if fault.count is None else body[: fault.count]
+            pieces = (slow_part[i : i + 1] for i in range(len(slow_part)))
+            body = body[len(slow_part) :]
+        for piece in pieces:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            if not await _pause(send, fault.interval):
+                return  # the client gave up, as it should
+        await send({"type": "http.response.body", "body": body, "more_body": False})
 
     async def _broken(
         self,

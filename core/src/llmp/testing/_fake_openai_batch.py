@@ -34,13 +34,15 @@ from typing import TYPE_CHECKING, Any
 
 from llmp.testing import _openai_wire as wire
 from llmp.testing._faults import BodyPredicate
+from llmp.testing._openai_render import Completion
+from llmp.testing._openai_request import ChatRequest, parse_chat_request
 
 if TYPE_CHECKING:
     from llmp.testing._fake_openai_state import RequestRecord
 
 __all__ = ["FakeBatches", "FakeFile"]
 
-Complete = Callable[[wire.ChatRequest, str], wire.Completion]
+Complete = Callable[[ChatRequest, str], Completion]
 Answer = tuple[int, bytes, bytes]  # status, content type, body
 
 FILE_PURPOSES = frozenset({"assistants", "batch", "fine-tune", "vision", "user_data", "evals"})
@@ -278,7 +280,7 @@ class FakeBatches:
             error = wire.error_body(failure.message, "invalid_request_error", code=failure.code)
             return _line(custom_id, failure.status, request_id, json.loads(error))
         try:
-            answer = complete(wire.parse_chat_request(body), request_id).json_body()
+            answer = complete(parse_chat_request(body), request_id).json_body()
             return _line(custom_id, 200, request_id, json.loads(answer))
         except wire.ErrorResponse as reply:
             return _line(custom_id, reply.status, request_id, json.loads(reply.body))

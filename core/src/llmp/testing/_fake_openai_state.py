@@ -52,6 +52,8 @@ class FakeOpenAIState:
         chunk_count: int | None = None,
         cached_tokens: TokenCount = 0,
         reasoning_tokens: TokenCount = 0,
+        reasoning_field: str | None = None,
+        max_choices: int | None = None,
         api_keys: Iterable[str] | None = None,
         rpm: int | None = None,
         tpm: int | None = None,
@@ -74,6 +76,8 @@ class FakeOpenAIState:
             "chunk_count": chunk_count,
             "cached_tokens": cached_tokens,
             "reasoning_tokens": reasoning_tokens,
+            "reasoning_field": reasoning_field,
+            "max_choices": max_choices,
         }
         self.reply_fn: wire.ReplyFn = wire.default_reply
         self.ttft = 0.0
@@ -81,6 +85,8 @@ class FakeOpenAIState:
         self.chunk_count: int | None = None
         self.cached_tokens: TokenCount = 0
         self.reasoning_tokens: TokenCount = 0
+        self.reasoning_field: str | None = None
+        self.max_choices: int | None = None
         self._faults = FaultSchedule()
         self._clock = clock
         self._default_limits = (rpm, tpm)

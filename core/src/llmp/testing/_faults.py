@@ -144,7 +144,57 @@ class EmptyAnswer:
     finish: str = "stop"
 
 
-Fault = StatusError | ResetMidStream | TruncatedStream | MalformedChunk | Slow | EmptyAnswer
+@dataclass(frozen=True, slots=True)
+class Trickle:
+    """Answer 200 at once, then send almost nothing: a client whose timeout applies per read
+    never gives up.
+
+    ``keepalive=False``: the body one byte every ``interval`` seconds (the first ``count`` bytes
+    slowly, then the rest; ``count=None``: all of it). ``keepalive=True``: a ``: keep-alive`` SSE
+    comment (a space before a JSON body) every ``interval`` seconds, ``count`` times
+    (``count=None``: until the client leaves), then the body. The server stops when the client
+    goes away.
+    """
+
+    interval: float
+    keepalive: bool = False
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HugeLine:
+    """Streams: before the events, one ``data:`` line of about ``size`` bytes, a valid chunk
+    that carries nothing (``choices: []`` and a ``padding`` field clients ignore), so the answer
+    is unchanged and only the client's line buffering is exercised. Not streaming: no effect."""
+
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class EchoKey:
+    """Answer ``status`` with an error whose message echoes the request's credential header
+    (``Invalid header value: Bearer <key>``), as some gateways do: what a client must never show."""
+
+    status: int = 401
+
+    def to_response(self, credential: str) -> ErrorResponse:
+        body = error_body(
+            f"Invalid header value: {credential}", "invalid_request_error", code="invalid_api_key"
+        )
+        return ErrorResponse(self.status, body, [(b"content-type", b"application/json")])
+
+
+Fault = (
+    StatusError
+    | ResetMidStream
+    | TruncatedStream
+    | MalformedChunk
+    | Slow
+    | Trickle
+    | HugeLine
+    | EchoKey
+    | EmptyAnswer
+)
 StreamFault = ResetMidStream | TruncatedStream | MalformedChunk
 BodyPredicate = Callable[[Any], bool]
 
@@ -201,6 +251,18 @@ def malformed_chunk(after_chunks: int = 1) -> MalformedChunk:
 
 def slow(seconds: float) -> Slow:
     return Slow(seconds)
+
+
+def trickle(interval: float, *, keepalive: bool = False, count: int | None = None) -> Trickle:
+    return Trickle(interval, keepalive, count)
+
+
+def huge_line(size: int) -> HugeLine:
+    return HugeLine(size)
+
+
+def echo_key(status: int = 401) -> EchoKey:
+    return EchoKey(status)
 
 
 class Injection:

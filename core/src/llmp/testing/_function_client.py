@@ -75,7 +75,9 @@ def _pieces(text: str, size: int) -> list[str]:
 
 
 class FunctionBatch:
-    """An in-memory batch API: a submitted batch finishes after `polls` status checks."""
+    """An in-memory batch API: a batch reports ``in_progress`` to its first `polls` status
+    checks and completes at the next one (with ``polls=0``, at once: retrieve works straight
+    away)."""
 
     def __init__(self, client: FunctionClient, polls: int = 0) -> None:
         self._client = client
@@ -92,12 +94,13 @@ class FunctionBatch:
         batch["seen"] += 1
         total = len(batch["requests"])
         if batch["seen"] > self.polls:
+            batch["done"] = True
             return BatchStatus("completed", "ended", completed=total, total=total)
         return BatchStatus("in_progress", "in_progress", total=total)
 
     async def retrieve(self, batch_id: str) -> BatchResults:
         batch = self.batches[batch_id]
-        if batch["seen"] <= self.polls:
+        if not (batch.get("done") or self.polls == 0):
             return BatchResults(done=False)
         results: dict[str, Response] = {}
         errors: dict[str, BatchFailure] = {}
@@ -113,14 +116,15 @@ class FunctionBatch:
 
 
 class FunctionClient:
-    """See the module docstring. `capabilities` may be one value or a function of the model;
+    """See the module docstring. `capabilities` may be one value or a function of the model
+    (default: `FULL_CAPABILITIES`, everything);
     `params` names the extra parameters the client accepts (beyond `llmp.COMMON_PARAMS`)."""
 
     def __init__(
         self,
         reply: ReplyFunction,
         *,
-        capabilities: Capabilities | Callable[[str], Capabilities] = FULL_CAPABILITIES,
+        capabilities: Capabilities | Callable[[str], Capabilities] | None = None,
         stream: Callable[[Request], AsyncIterator[Chunk] | Iterable[Chunk]] | None = None,
         chunk_size: int = 4,
         params: Iterable[str] = (),
@@ -129,7 +133,7 @@ class FunctionClient:
         batch_polls: int = 0,
     ) -> None:
         self._reply = reply
-        self._capabilities = capabilities
+        self._capabilities = FULL_CAPABILITIES if capabilities is None else capabilities
         self._stream = stream
         self.chunk_size = chunk_size
         self.params = frozenset(params)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from llmp.testing._faults import StatusError
@@ -161,7 +161,7 @@ def api_key_missing() -> ErrorResponse:
     )
 
 
-# ----- requests -----
+# ----- the default reply -----
 
 
 def parts_text(content: Any) -> str:
@@ -179,101 +179,83 @@ def default_reply(body: Mapping[str, Any], index: int) -> str:
     last = ""
     for content in reversed(body.get("contents") or []):
         if isinstance(content, dict) and content.get("role", "user") == "user":
-            last = parts_text(content)
-            break
+            text = parts_text(content)
+            if text:
+                last = text
+                break
     text = f"Echo: {last}"
     return f"{text} [{index}]" if index else text
 
 
-@dataclass(slots=True)
-class GenerateRequest:
-    body: dict[str, Any]
-    model: str
-    candidate_count: int
-    max_output_tokens: int | None
-    stop: list[str]
-    thinking_budget: int | None
-    prompt_tokens: int
-
-
-def field(message: Mapping[str, Any], name: str) -> Any:
-    """A field by its JSON name (``thinkingBudget``) or its proto name (``thinking_budget``).
-
-    Google's JSON parser accepts both spellings, and google-genai sends both: most fields
-    camelCase, ``thinkingConfig``'s contents snake_case.
-    """
-    value = message.get(name)
-    return message.get(_snake(name)) if value is None else value
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
-
-
-def _int_field(message: Mapping[str, Any], name: str, low: int, high: int | None = None) -> int | None:
-    value = field(message, name)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high and value > high):
-        bound = f"between {low} and {high}" if high else f">= {low}"
-        raise error(400, f"* GenerateContentRequest.generation_config.{_snake(name)}: must be {bound}")
-    return value
-
-
-def _object(message: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = field(message, name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise error(400, f"Invalid value at '{_snake(name)}': expected an object")
-    return value
-
-
-def parse_generate_request(model: str, body: Any) -> GenerateRequest:
-    """Validate a ``generateContent`` body the way the Gemini API does for the fields the fake uses."""
-    if not isinstance(body, dict):
-        raise error(400, "Invalid JSON payload received. Unexpected token.")
-    contents = body.get("contents")
-    if not isinstance(contents, list) or not contents:
-        raise error(400, "* GenerateContentRequest.contents: contents is not specified")
-    config = _object(body, "generationConfig")
-    thinking = _object(config, "thinkingConfig")
-    if field(thinking, "thinkingLevel") is not None and field(thinking, "thinkingBudget") is not None:
-        # The real API refuses this combination; the fake does too so clients are tested for it.
-        raise error(400, "You can only set only one of thinking budget and thinking level.")
-    stop = field(config, "stopSequences") or []
-    system = parts_text(field(body, "systemInstruction"))
-    prompt = sum(count_tokens(parts_text(c)) for c in contents) + count_tokens(system)
-    return GenerateRequest(
-        body=body,
-        model=model,
-        candidate_count=_int_field(config, "candidateCount", 1, 8) or 1,
-        max_output_tokens=_int_field(config, "maxOutputTokens", 1),
-        stop=[s for s in stop if isinstance(s, str)],
-        thinking_budget=_int_field(thinking, "thinkingBudget", -1),
-        prompt_tokens=prompt,
-    )
-
-
 # ----- responses -----
+
+#: llmp's finish reasons (`EmptyAnswer.finish`) in Gemini's words.
+FINISH_NAMES = {"stop": "STOP", "length": "MAX_TOKENS", "content_filter": "SAFETY", "error": "OTHER",
+                "tool_calls": "STOP"}  # fmt: skip
 
 
 @dataclass(slots=True)
 class Candidate:
+    """One candidate to render: its thought summary, text (as stream pieces), function calls,
+    the thought signatures on them, and why it finished."""
+
     pieces: list[str]
     finish_reason: str
     tokens: int
+    thought: str | None = None
+    calls: list[tuple[str, Any]] = field(default_factory=list)
+    call_signature: str | None = None  # on the first functionCall part, as Gemini puts it
+    text_signature: str | None = None  # on the last text part
+    empty_text: bool = False  # an EmptyAnswer "empty": one part with "" rather than none
 
     @property
     def text(self) -> str:
         return "".join(self.pieces)
 
+    def parts(self) -> list[dict[str, Any]]:
+        """The parts of this candidate's whole answer: thought, text (one part), calls."""
+        steps = self.steps(whole=True)
+        return [part for step in steps for part in step]
+
+    def steps(self, whole: bool = False) -> list[list[dict[str, Any]]]:
+        """The parts this candidate streams, one list per event (thought, text pieces, calls)."""
+        steps: list[list[dict[str, Any]]] = []
+        if self.thought:
+            steps.append([{"text": self.thought, "thought": True}])
+        for k, piece in enumerate([self.text] if whole and self.pieces else self.pieces):
+            part: dict[str, Any] = {"text": piece}
+            if self.text_signature and (whole or k == len(self.pieces) - 1):
+                part["thoughtSignature"] = self.text_signature
+            steps.append([part])
+        if self.calls:
+            calls: list[dict[str, Any]] = []
+            for j, (name, args) in enumerate(self.calls):
+                call: dict[str, Any] = {"functionCall": {"name": name, "args": args}}
+                if j == 0 and self.call_signature:
+                    call["thoughtSignature"] = self.call_signature
+                calls.append(call)
+            steps.append(calls)
+        if not steps and self.empty_text:
+            steps.append([{"text": ""}])
+        return steps
+
 
 def plan_candidate(
-    text: str, *, max_tokens: int | None, stop: list[str], thoughts: int, chunk_count: int | None
+    text: str,
+    *,
+    max_tokens: int | None,
+    stop: list[str],
+    thoughts: int,
+    chunk_count: int | None,
+    thought: str | None = None,
+    calls: list[tuple[str, Any]] | None = None,
 ) -> Candidate:
     """Apply stop sequences and the output budget, which thinking tokens spend first (as Gemini's
-    ``maxOutputTokens`` counts them): a budget spent on thoughts leaves no text, MAX_TOKENS."""
+    ``maxOutputTokens`` counts them): a budget spent on thoughts leaves no text, MAX_TOKENS.
+    Function calls (``calls``) are the whole answer: no text."""
+    if calls:
+        tokens = sum(count_tokens(f"{name} {_dumps(args)}") for name, args in calls)
+        return Candidate([], "STOP", tokens, thought, list(calls))
     for sequence in stop:
         cut = text.find(sequence) if sequence else -1
         if cut >= 0:
@@ -285,12 +267,16 @@ def plan_candidate(
         if len(pieces) > room:
             text = "".join(pieces[:room])
             finish = "MAX_TOKENS"
-    return Candidate(split_pieces(text, chunk_count) if text else [], finish, count_tokens(text))
+    return Candidate(split_pieces(text, chunk_count) if text else [], finish, count_tokens(text), thought)
 
 
 @dataclass(slots=True)
 class Reply:
-    """Everything needed to render one answer, as one JSON body or as an SSE stream."""
+    """Everything needed to render one answer, as one JSON body or as an SSE stream.
+
+    ``candidates`` empty is an answer without any: ``block_reason`` then says the prompt was
+    blocked (``promptFeedback``), and a stream of it has no event at all when ``silent``.
+    """
 
     response_id: str
     model_version: str
@@ -298,6 +284,8 @@ class Reply:
     prompt_tokens: int
     cached_tokens: int
     thoughts_tokens: int
+    block_reason: str | None = None
+    silent: bool = False
 
     def usage(self, candidates_tokens: int | None = None) -> dict[str, Any]:
         """``usageMetadata``; zero counts are omitted, as the API's proto3 JSON omits them."""
@@ -316,46 +304,51 @@ class Reply:
         return usage
 
     def _envelope(self, candidates: list[dict[str, Any]], usage: dict[str, Any]) -> bytes:
-        return _dumps(
-            {
-                "candidates": candidates,
-                "usageMetadata": usage,
-                "modelVersion": self.model_version,
-                "responseId": self.response_id,
-            }
-        ).encode()
+        out: dict[str, Any] = {}
+        if candidates:
+            out["candidates"] = candidates
+        elif self.block_reason is not None:
+            out["promptFeedback"] = {"blockReason": self.block_reason}
+        out.update(usageMetadata=usage, modelVersion=self.model_version, responseId=self.response_id)
+        return _dumps(out).encode()
 
     def json_body(self) -> bytes:
-        return self._envelope(
-            [_candidate(i, c.text, c.finish_reason) for i, c in enumerate(self.candidates)], self.usage()
-        )
+        rendered = [_candidate(i, c.parts(), c.finish_reason) for i, c in enumerate(self.candidates)]
+        return self._envelope(rendered, self.usage())
 
     def sse_events(self) -> list[bytes]:
         """The SSE body as events (``data: {...}\\r\\n\\r\\n``), one step of deltas each.
 
-        Event k carries the k-th piece of every candidate that has one; the last event carries
-        the finish reasons. Every event has ``usageMetadata`` with the running totals, as
-        Gemini streams them, so the last one is the whole answer's usage.
+        Event k carries the k-th step of every candidate that has one (its thought summary, a
+        text piece, its function calls); the last event carries the finish reasons. Every event
+        has ``usageMetadata`` with the running totals, as Gemini streams them, so the last one is
+        the whole answer's usage.
         """
-        depth = max((len(c.pieces) for c in self.candidates), default=0)
+        if self.silent:
+            return []
+        steps = [c.steps() for c in self.candidates]
+        depth = max(1, max((len(s) for s in steps), default=0))
         events: list[bytes] = []
         done_tokens = 0
-        for k in range(max(depth, 1)):
-            last = k == max(depth, 1) - 1
-            parts: list[dict[str, Any]] = []
+        for k in range(depth):
+            last = k == depth - 1
+            rendered: list[dict[str, Any]] = []
             for i, c in enumerate(self.candidates):
-                piece = c.pieces[k] if k < len(c.pieces) else None
-                if piece is not None:
-                    done_tokens += count_tokens(piece)
-                if piece is not None or last:
-                    parts.append(_candidate(i, piece or "", c.finish_reason if last else None))
-            events.append(b"data: " + self._envelope(parts, self.usage(done_tokens)) + b"\r\n\r\n")
+                step = steps[i][k] if k < len(steps[i]) else None
+                if step is not None:
+                    if "functionCall" in step[0]:
+                        done_tokens += c.tokens
+                    elif not step[0].get("thought"):
+                        done_tokens += count_tokens(step[0].get("text", ""))
+                if step is not None or last:
+                    rendered.append(_candidate(i, step or [], c.finish_reason if last else None))
+            events.append(b"data: " + self._envelope(rendered, self.usage(done_tokens)) + b"\r\n\r\n")
         return events
 
 
-def _candidate(index: int, text: str, finish_reason: str | None) -> dict[str, Any]:
+def _candidate(index: int, parts: list[dict[str, Any]], finish_reason: str | None) -> dict[str, Any]:
     # A candidate whose whole budget went to thinking has a content with a role and no parts.
-    content: dict[str, Any] = {"parts": [{"text": text}], "role": "model"} if text else {"role": "model"}
+    content: dict[str, Any] = {"parts": parts, "role": "model"} if parts else {"role": "model"}
     out: dict[str, Any] = {"content": content}
     if finish_reason is not None:
         out["finishReason"] = finish_reason

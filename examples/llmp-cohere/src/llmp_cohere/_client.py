@@ -59,6 +59,7 @@ class CohereClient:
     def __repr__(self) -> str:  # no key in here, ever
         return f"CohereClient(base_url={self._base_url!r})"
 
+    # --8<-- [start:client]
     def capabilities(self, model: str) -> Capabilities:
         return _models.capabilities(model)
 
@@ -107,3 +108,5 @@ class CohereClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    # --8<-- [end:client]

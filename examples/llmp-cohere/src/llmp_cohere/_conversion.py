@@ -33,6 +33,7 @@ _RENAMED = {
     "safety_mode": "safety_mode",
 }
 # Cohere's finish reasons in llmp's vocabulary.
+# --8<-- [start:finish]
 FINISH_REASONS: dict[str, FinishReason] = {
     "COMPLETE": "stop",
     "STOP_SEQUENCE": "stop",
@@ -41,6 +42,7 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "ERROR": "error",
     "TIMEOUT": "error",
 }
+# --8<-- [end:finish]
 # A thinking effort as Cohere's token budget.
 _BUDGETS = {"minimal": 512, "low": 1024, "medium": 4096, "high": 16384}
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool"}
@@ -164,6 +166,7 @@ def _tool_call(data: Mapping[str, Any]) -> ToolCall:
     )
 
 
+# --8<-- [start:parse]
 def parse_chat(raw: bytes) -> Response:
     data = _load(raw)
     try:
@@ -184,6 +187,9 @@ def parse_chat(raw: bytes) -> Response:
     )
     # An empty answer is returned as it came: the core decides (and never caches it).
     return Response([choice], usage_from(data.get("usage")), model=None, id=data.get("id"))
+
+
+# --8<-- [end:parse]
 
 
 class StreamReader:

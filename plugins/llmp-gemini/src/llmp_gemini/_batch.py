@@ -1,14 +1,16 @@
-"""Gemini batch mode (half price) for a `GeminiClient`: the ``llmp_batch`` operations.
+"""Gemini batch mode (half price): `GeminiBatch`, the client's ``batch`` (`llmp.types.BatchApi`).
 
-The hook payloads and answers are the core's (`llmp._batch`). On Google's side:
+The core's side is `llmp._batch`. On Google's side:
 
-- **Submit.** Each `Request` becomes a ``GenerateContentRequest`` built as `GeminiClient.call`
-  builds it (same contents, system instruction, candidate count, thinking config), carrying
-  ``metadata={"key": custom_id}``. Up to `INLINE_MAX_BYTES` of requests go inline
-  (``batches.create(src=[...])``); a bigger job is written as JSONL (``{"key", "request"}``
-  lines), uploaded through the Files API and submitted by file name, as Google's Batch Mode
-  guide prescribes above its 20 MB inline limit. The display name records the request count
-  and ``n`` (``"llmp: 3 requests, n=1"``), so any process holding only the id can read both.
+- **Submit.** Each `Request` (rich ones too: tools, output schema, thinking, images, tool
+  turns) is first written as the live call writes it (`llmp_gemini._conversion.rest_body`), then
+  read into google-genai's ``InlinedRequest`` (``contents`` + ``config``) carrying
+  ``metadata={"key": custom_id}``, so a batch request is the live request. Up to
+  `INLINE_MAX_BYTES` of requests go inline (``batches.create(src=[...])``); a bigger job is
+  written as JSONL (``{"key", "request"}`` lines), uploaded through the Files API and submitted
+  by file name, as Google's Batch Mode guide prescribes above its 20 MB inline limit. The display
+  name records the request count and ``n`` (``"llmp: 3 requests, n=1"``), so any process holding
+  only the id can read both.
 - **Order.** Google documents that inline responses, and the lines of a responses file, come
   in the order of the requests. We still key them: an inline response echoes its request's
   ``metadata``, a file line carries its ``key``; position is only the fallback when neither
@@ -17,10 +19,10 @@ The hook payloads and answers are the core's (`llmp._batch`). On Google's side:
   (3.x) does not parse the Gemini API's ``batchStats``, so the counts are exact once an inline
   job has ended (counted from its responses) and zero done before that; the total is the
   submitted count.
-- **Retrieve.** Each response goes through `_responses.parse_response`, as a live answer does;
-  a per-item ``error`` (a ``google.rpc.Status``: gRPC code), or an answer with no text, is a
-  per-item error. A job that failed, expired or was cancelled reports every unanswered request
-  with that kind.
+- **Retrieve.** Each response is read as a live answer is (`_responses.parse_response`: text,
+  tool calls, reasoning, usage), and the core applies its answer rules to it; a per-item
+  ``error`` (a ``google.rpc.Status``: gRPC code) is a `BatchFailure`. A job that failed, expired
+  or was cancelled reports every unanswered request with that kind.
 
 Batch jobs and files use API version v1beta unless the base URL names a version other than v1:
 the Batch API is documented on v1beta, while google-genai 3.x defaults to v1.
@@ -31,19 +33,19 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from llmp.errors import ConfigurationError, LLMPError, MalformedResponseError, UnsupportedParameterError
-from llmp.types import Request
-from llmp_gemini._conversion import generation_config, to_contents
+from llmp.types import BatchFailure, BatchResults, BatchState, BatchStatus, Request, Response
+from llmp_gemini._conversion import rest_body
 from llmp_gemini._errors import translate
 from llmp_gemini._responses import parse_response
 
 if TYPE_CHECKING:
     from llmp_gemini._client import GeminiClient
 
-__all__ = ["INLINE_MAX_BYTES", "STATES", "run", "status_of"]
+__all__ = ["INLINE_MAX_BYTES", "STATES", "GeminiBatch", "status_of"]
 
 #: Above this many bytes of serialized requests a job goes through the Files API. Google caps
 #: an inline batch at 20 MB in all; the margin covers the envelope around the requests.
@@ -51,7 +53,7 @@ INLINE_MAX_BYTES = 19_000_000
 BATCH_API_VERSION = "v1beta"
 
 #: google-genai's ``JobState`` names (it renames the Gemini API's ``BATCH_STATE_*``) to llmp's.
-STATES: dict[str, str] = {
+STATES: dict[str, BatchState] = {
     "JOB_STATE_UNSPECIFIED": "validating",
     "JOB_STATE_QUEUED": "validating",
     "JOB_STATE_PENDING": "validating",
@@ -66,16 +68,20 @@ STATES: dict[str, str] = {
     "JOB_STATE_CANCELLED": "cancelled",
     "JOB_STATE_EXPIRED": "expired",
 }
-# How an unanswered request of a job that ended this way is reported (BatchItemError.kind).
-_UNANSWERED = {"failed": "errored", "expired": "expired", "cancelled": "canceled"}
+# How an unanswered request of a job that ended this way is reported (BatchFailure.kind).
+_UNANSWERED: dict[str, Any] = {"failed": "errored", "expired": "expired", "cancelled": "canceled"}
 _NAME = re.compile(r"^batches/[^/]+$")
 _DISPLAY = re.compile(r"^llmp: (?P<count>\d+) requests?, n=(?P<n>\d+)$")
+# generateContent body fields that google-genai takes inside GenerateContentConfig.
+_CONFIG_FIELDS = ("systemInstruction", "tools", "toolConfig", "safetySettings", "serviceTier", "store",
+                  "cachedContent")  # fmt: skip
 # google.rpc.Code -> HTTP status, as Google's APIs pair them (per-item errors carry gRPC codes).
 _HTTP = {1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400,
          12: 501, 13: 500, 14: 503, 15: 500, 16: 401}  # fmt: skip
+T = TypeVar("T")
 
 
-def status_of(state: Any) -> tuple[str, str]:
+def status_of(state: Any) -> tuple[BatchState, str]:
     """``(llmp status, raw state name)`` for a ``JobState`` (or its name, or None)."""
     raw = str(getattr(state, "value", state) or "JOB_STATE_UNSPECIFIED")
     name = raw.replace("BATCH_STATE_", "JOB_STATE_", 1)  # a name the SDK passed through as is
@@ -83,27 +89,44 @@ def status_of(state: Any) -> tuple[str, str]:
     return STATES.get(name, "in_progress"), raw
 
 
-async def run(client: GeminiClient, op: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """One batch operation, with SDK and transport errors translated into `llmp.errors`."""
-    try:
-        if op == "submit":
-            return await _submit(client, payload["requests"], payload["custom_ids"])
-        name = _batch_name(payload["id"])
-        if op == "status":
-            return _status(await _get(client, name))
-        if op == "retrieve":
-            return await _retrieve(client, await _get(client, name))
-        if op == "cancel":
+class GeminiBatch:
+    """`llmp.types.BatchApi` over google-genai's batches and files (see the module docstring)."""
+
+    def __init__(self, client: GeminiClient) -> None:
+        self._client = client
+
+    async def submit(self, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
+        return await self._run(lambda: _submit(self._client, requests, custom_ids))
+
+    async def status(self, batch_id: str) -> BatchStatus:
+        name = _batch_name(batch_id)
+        return await self._run(lambda: _status(self._client, name))
+
+    async def retrieve(self, batch_id: str) -> BatchResults:
+        name = _batch_name(batch_id)
+        return await self._run(lambda: _retrieve(self._client, name))
+
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        name = _batch_name(batch_id)
+        client = self._client
+
+        async def cancel() -> BatchStatus:
             await client.sdk.aio.batches.cancel(name=name, config={"http_options": _options(client)})
-            return _status(await _get(client, name))
-    except LLMPError:
-        raise
-    except Exception as exc:
-        error = translate(exc, client.provider)
-        if error is None:
+            return await _status(client, name)
+
+        return await self._run(cancel)
+
+    async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """`operation`, with SDK and transport errors translated into `llmp.errors`."""
+        try:
+            return await operation()
+        except LLMPError:
             raise
-        raise error from exc
-    raise ValueError(f"unknown batch operation {op!r}")
+        except Exception as exc:
+            error = translate(exc, self._client.provider)
+            if error is None:
+                raise
+            raise error from exc
 
 
 # ----- submit -----
@@ -122,20 +145,27 @@ def _batch_name(raw: Any) -> str:
     return raw
 
 
-def _inlined(client: GeminiClient, request: Request, custom_id: str) -> Any:
-    """The SDK's ``InlinedRequest`` for `request`: what `GeminiClient.call` would send, minus
-    the per-call HTTP options, which a batch request has no use for."""
+def _inlined(request: Request, custom_id: str) -> Any:
+    """The SDK's ``InlinedRequest`` for `request`: the live call's body (`rest_body`), read into
+    google-genai's types (JSON mode, so base64 fields become the bytes the SDK holds)."""
     from google.genai import types
 
-    contents, system = to_contents(request.messages)
-    fields = generation_config(request)
-    if system is not None:
-        fields["system_instruction"] = system
+    body = rest_body(request)
+    config = dict(body.get("generationConfig") or {})
+    for name in _CONFIG_FIELDS:
+        if name in body:
+            config[name] = body[name]
+    unknown = set(body) - {"contents", "generationConfig", *_CONFIG_FIELDS}
+    if unknown:
+        raise UnsupportedParameterError(
+            f"a Gemini batch request cannot carry {', '.join(sorted(unknown))} (from extra_body): "
+            "google-genai's batch requests have no such field"
+        )
+    wire = {"contents": body["contents"], "config": config, "metadata": {"key": custom_id}}
     try:
-        config = types.GenerateContentConfig.model_validate(fields)
-    except ValueError as exc:  # pydantic's ValidationError: a parameter of the wrong type
-        raise UnsupportedParameterError(f"Gemini cannot take these parameters: {exc}") from exc
-    return types.InlinedRequest(contents=contents, config=config, metadata={"key": custom_id})
+        return types.InlinedRequest.model_validate_json(json.dumps(wire, ensure_ascii=False))
+    except ValueError as exc:  # pydantic's ValidationError: a field google-genai does not take
+        raise UnsupportedParameterError(f"Gemini's batch API cannot take this request: {exc}") from exc
 
 
 def _wire_lines(client: GeminiClient, inlined: Sequence[Any]) -> list[bytes]:
@@ -157,15 +187,13 @@ def _wire_lines(client: GeminiClient, inlined: Sequence[Any]) -> list[bytes]:
     return lines
 
 
-async def _submit(
-    client: GeminiClient, requests: Sequence[Request], custom_ids: Sequence[str]
-) -> dict[str, Any]:
+async def _submit(client: GeminiClient, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
     if not requests:
-        raise ValueError("a batch needs at least one request")
+        raise ConfigurationError("a batch needs at least one request")
     model, n = requests[0].model, requests[0].n
     if any(r.model != model or r.n != n for r in requests):
         raise ConfigurationError("a Gemini batch runs one model with one n for every request")
-    inlined = [_inlined(client, r, cid) for r, cid in zip(requests, custom_ids, strict=True)]
+    inlined = [_inlined(r, cid) for r, cid in zip(requests, custom_ids, strict=True)]
     lines = _wire_lines(client, inlined)
     options = _options(client)
     config = {"display_name": f"llmp: {len(requests)} requests, n={n}", "http_options": options}
@@ -178,7 +206,7 @@ async def _submit(
         job = await client.sdk.aio.batches.create(model=model, src=uploaded.name, config=config)
     if not job.name:
         raise MalformedResponseError("Gemini created a batch without a name", provider=client.provider)
-    return {"id": job.name}
+    return str(job.name)
 
 
 # ----- status and results -----
@@ -194,25 +222,23 @@ def _shape(job: Any) -> tuple[int | None, int]:
     return (int(match["count"]), int(match["n"])) if match else (None, 1)
 
 
-def _status(job: Any) -> dict[str, Any]:
+async def _status(client: GeminiClient, name: str) -> BatchStatus:
+    job = await _get(client, name)
     status, raw = status_of(job.state)
     total, _ = _shape(job)
     inlined = job.dest.inlined_responses if job.dest is not None else None
     failed = sum(1 for r in inlined if r.error is not None) if inlined else 0
     completed = len(inlined) - failed if inlined else 0
-    return {
-        "status": status,
-        "raw_status": raw,
-        "counts": {"completed": completed, "failed": failed, "total": total or completed + failed},
-    }
+    return BatchStatus(status, raw, completed, failed, total or completed + failed)
 
 
-async def _retrieve(client: GeminiClient, job: Any) -> dict[str, Any]:
+async def _retrieve(client: GeminiClient, name: str) -> BatchResults:
+    job = await _get(client, name)
     status, raw = status_of(job.state)
     if status not in ("completed", "failed", "expired", "cancelled"):
-        return {"done": False}
+        return BatchResults(done=False)
     total, n = _shape(job)
-    items: list[tuple[Any, Any, Any]] = []  # (key, GenerateContentResponse | None, error | None)
+    items: list[tuple[Any, Any, Any]] = []  # (key, GenerateContentResponse JSON | None, error | None)
     dest = job.dest
     if dest is not None and dest.inlined_responses:
         items = [(_key(r.metadata), _as_json(r.response), r.error) for r in dest.inlined_responses]
@@ -221,58 +247,44 @@ async def _retrieve(client: GeminiClient, job: Any) -> dict[str, Any]:
             file=dest.file_name, config={"http_options": _options(client)}
         )
         items = _file_items(client, data)
-    results: dict[str, Any] = {}
-    errors: dict[str, Any] = {}
+    results: dict[str, Response] = {}
+    errors: dict[str, BatchFailure] = {}
     for position, (key, response, error) in enumerate(items):
         custom_id = str(key) if key is not None else str(position)
         if error is not None or response is None:
             errors[custom_id] = _item_error(error)
             continue
-        try:
-            answer = parse_response(response, n, client.provider)
-        except LLMPError as exc:  # no text (blocked, budget spent on thinking...): per item
-            errors[custom_id] = {"kind": "errored", "message": str(exc), "status_code": None}
-            continue
-        results[custom_id] = {
-            "texts": answer.texts,
-            "usage": answer.usage,
-            "finish_reasons": answer.finish_reasons,
-        }
+        results[custom_id] = parse_response(response, n, client.provider)
     kind = _UNANSWERED.get(status)
     if kind is not None and total is not None:
         message = f"the Gemini batch job ended {raw} before this request was answered"
         for index in range(total):
             if str(index) not in results and str(index) not in errors:
-                errors[str(index)] = {"kind": kind, "message": message, "status_code": None}
-    return {"done": True, "results": results, "errors": errors}
+                errors[str(index)] = BatchFailure(kind, message)
+    return BatchResults(True, results, errors)
 
 
 def _key(metadata: Mapping[str, Any] | None) -> Any:
     return metadata.get("key") if metadata else None
 
 
-def _item_error(error: Any) -> dict[str, Any]:
+def _item_error(error: Any) -> BatchFailure:
     if error is None:
-        return {
-            "kind": "errored",
-            "message": "the batch output has neither a response nor an error",
-            "status_code": None,
-        }
+        return BatchFailure("errored", "the batch output has neither a response nor an error")
     # Inline errors are the SDK's JobError; file lines are plain JSON.
     fields = error if isinstance(error, Mapping) else {"code": error.code, "message": error.message}
     code, message = fields.get("code"), fields.get("message")
     status = None
     if isinstance(code, int):
         status = code if code >= 100 else _HTTP.get(code)  # an HTTP status passes as is
-    return {"kind": "errored", "message": str(message or f"code {code}"), "status_code": status}
+    return BatchFailure("errored", str(message or f"code {code}"), status)
 
 
 def _as_json(response: Any) -> dict[str, Any] | None:
     """An SDK ``GenerateContentResponse`` as the JSON the API sent (what `parse_response` reads)."""
     if response is None:
         return None
-    dumped: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return dumped
+    return cast(dict[str, Any], response.model_dump(mode="json", by_alias=True, exclude_none=True))
 
 
 def _file_items(client: GeminiClient, data: bytes) -> list[tuple[Any, Any, Any]]:

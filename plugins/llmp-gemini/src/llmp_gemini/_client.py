@@ -12,7 +12,10 @@ one request per (model, streaming, timeout), keep its URL and headers, and send 
 Transport: our own ``httpx2.AsyncClient(http2=True)``, never aiohttp (which google-genai picks
 whenever it is importable, e.g. next to litellm). httpcore2 multiplexes at most 100 streams on one
 HTTP/2 connection and never opens a second to the same origin, so past that we add another
-client (another connection), as llmp-openai does. The SDK's own retries are off
+client (another connection), as llmp-openai does. Where HTTP/2 is not negotiated (an ``http://``
+base URL, or a server answering HTTP/1.1) each request needs its own connection, so the pool is
+sized for as many as the core lets run at once (`MAX_HTTP1_CONNECTIONS`; the core's
+``max_concurrent`` is the real bound). The SDK's own retries are off
 (``HttpRetryOptions(attempts=1)``): the core alone retries, with its own backoff and key rotation.
 """
 
@@ -21,18 +24,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmp.errors import LLMPError
-from llmp.types import Chunk, ClientSettings, Request, Response
-from llmp_gemini._conversion import rest_body
+from llmp.types import Capabilities, Chunk, ClientSettings, Request, Response
+from llmp_gemini import _models, _thinking
+from llmp_gemini._conversion import check_params, rest_body
 from llmp_gemini._errors import translate
 from llmp_gemini._responses import SSEEvents, StreamState, load, parse_response
 from llmp_gemini._routes import GEMINI_BASE_URL
 
 if TYPE_CHECKING:
     import httpx2
+
+    from llmp_gemini._batch import GeminiBatch
 
 # google-genai refuses to start without a key; a keyless gateway ignores this one.
 NO_KEY = "no-key-needed"
@@ -42,6 +48,10 @@ MAX_HTTP2_CONNECTIONS = 16
 # Spare connections per lane, for when one becomes unusable (closed by the server, or left with
 # abandoned streams after timeouts, which httpcore2 never resets).
 SPARE_CONNECTIONS = 4
+# Over HTTP/1.1 (an http:// gateway or proxy, or a server that does not negotiate HTTP/2) each
+# request needs a connection of its own: the pool must hold as many as the core lets run at once
+# (its max_concurrent bounds them), not HTTP/2's few spares.
+MAX_HTTP1_CONNECTIONS = 1024
 # "https://host/v1beta" names the API version too; google-genai wants it apart from the origin.
 _VERSIONED = re.compile(r"^(?P<base>.*?)/(?P<version>v\d+(?:(?:alpha|beta)\d*)?)/?$")
 
@@ -90,16 +100,20 @@ class _Template:
 class GeminiClient:
     """One per (provider, base URL, key, event loop); the core keeps and reuses it."""
 
-    __slots__ = ("_lanes", "_templates", "base_url", "provider", "sdk")
+    __slots__ = ("_batch", "_http1", "_lanes", "_retired", "_templates", "base_url", "provider", "sdk")
 
     def __init__(self, settings: ClientSettings) -> None:
         genai, types, _ = _import_sdk()
         self.provider = settings.provider
         base_url, api_version = split_base_url(settings.base_url)
         self.base_url = base_url
+        # Plain http:// never negotiates HTTP/2 (httpx2 speaks h2 only after TLS ALPN).
+        self._http1 = base_url.startswith("http://")
         # Created now, used lazily: no connection is opened until the first request.
-        self._lanes = [_Lane(_new_http())]
+        self._lanes = [_Lane(_new_http(self._http1))]
+        self._retired: list[_Lane] = []
         self._templates: dict[tuple[str, bool, float | None], _Template] = {}
+        self._batch: GeminiBatch | None = None
         options = types.HttpOptions(
             base_url=base_url,
             api_version=api_version,
@@ -113,6 +127,27 @@ class GeminiClient:
     def __repr__(self) -> str:
         return f"GeminiClient(provider={self.provider!r}, base_url={self.base_url!r})"
 
+    # ----- what the core asks once per model -----
+
+    def capabilities(self, model: str) -> Capabilities:
+        return _models.capabilities(model)
+
+    def effective_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """`params` checked, with the default thinking budget written in (so the cache key names it)."""
+        check_params(params)
+        return _thinking.effective_params(model, params)
+
+    @property
+    def batch(self) -> GeminiBatch:
+        """Gemini batch mode (half price): `llmp_gemini._batch.GeminiBatch`."""
+        if self._batch is None:
+            from llmp_gemini._batch import GeminiBatch
+
+            self._batch = GeminiBatch(self)
+        return self._batch
+
+    # ----- connections -----
+
     @property
     def connections(self) -> int:
         return len(self._lanes)
@@ -120,10 +155,21 @@ class GeminiClient:
     def _lane(self) -> _Lane:
         lanes = self._lanes
         best = lanes[0] if len(lanes) == 1 else min(lanes, key=_in_flight)
-        if best.in_flight >= STREAMS_PER_CONNECTION and len(lanes) < MAX_HTTP2_CONNECTIONS:
-            best = _Lane(_new_http())
+        if (
+            best.in_flight >= STREAMS_PER_CONNECTION
+            and len(lanes) < MAX_HTTP2_CONNECTIONS
+            and not self._http1
+        ):
+            best = _Lane(_new_http(False))
             lanes.append(best)
         return best
+
+    def _negotiated_http1(self) -> None:
+        """The server answered over HTTP/1.1: from now on, one lane with an HTTP/1.1-sized pool
+        (the HTTP/2 lanes are kept for their requests in flight and closed with the client)."""
+        self._http1 = True
+        self._retired.extend(self._lanes)
+        self._lanes = [_Lane(_new_http(True))]
 
     def _template(self, model: str, stream: bool, timeout: float | None) -> _Template:
         key = (model, stream, timeout)
@@ -160,6 +206,8 @@ class GeminiClient:
             "POST", template.url, headers=template.headers, content=content, extensions=template.extensions
         )
         response = await lane.http.send(http_request, stream=stream)
+        if response.http_version != "HTTP/2" and not self._http1:
+            self._negotiated_http1()
         if response.status_code != 200:
             try:
                 await APIError.raise_for_async_response(response)
@@ -172,7 +220,9 @@ class GeminiClient:
             return exc
         return translate(exc, self.provider) or exc
 
-    async def call(self, request: Request) -> Response:
+    # ----- requests -----
+
+    async def complete(self, request: Request) -> Response:
         lane = self._lane()
         lane.in_flight += 1
         try:
@@ -184,17 +234,18 @@ class GeminiClient:
             raise error from exc
         finally:
             lane.in_flight -= 1
-        return parse_response(load(raw.content, self.provider), request.n, self.provider)
+        data = load(raw.content, self.provider)
+        return parse_response(data, request.n, self.provider, raw.http_version)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
         # One generator from bytes to chunks: the SSE parser is a plain object.
         provider = self.provider
-        state = StreamState()
         raw = None
         lane = self._lane()
         lane.in_flight += 1
         try:
             raw = await self._send(lane, request, stream=True)
+            state = StreamState(raw.http_version)
             # Uncompressed bodies skip httpx2's decoder and re-chunking layers.
             body = raw.aiter_bytes() if "content-encoding" in raw.headers else raw.aiter_raw()
             events = SSEEvents()
@@ -214,19 +265,21 @@ class GeminiClient:
             lane.in_flight -= 1
             if raw is not None:
                 await raw.aclose()  # releases the HTTP/2 stream if we stop early
-        yield state.end(request.n, provider)
+        for chunk in state.end(request.n, provider):
+            yield chunk
 
     async def aclose(self) -> None:
-        for lane in self._lanes:
+        for lane in (*self._lanes, *self._retired):
             await lane.http.aclose()
 
 
-def _new_http() -> httpx2.AsyncClient:
+def _new_http(http1: bool) -> httpx2.AsyncClient:
     import httpx2
 
+    size = MAX_HTTP1_CONNECTIONS if http1 else SPARE_CONNECTIONS
     return httpx2.AsyncClient(
         http2=True,
-        limits=httpx2.Limits(max_connections=SPARE_CONNECTIONS, max_keepalive_connections=SPARE_CONNECTIONS),
+        limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
         timeout=httpx2.Timeout(600.0, connect=15.0),
     )
 

@@ -1,4 +1,5 @@
-"""The litellm client: ``litellm.acompletion`` for Anthropic and for every provider nobody else serves.
+"""The litellm client (`llmp.types.Client`): ``litellm.acompletion`` for Anthropic and for every
+provider nobody else serves.
 
 Every call runs on litellm's own event loop (`llmp_litellm._loops` says why) and is awaited from
 the caller's. litellm is imported there on the first request: importing it takes seconds, and on
@@ -14,18 +15,19 @@ litellm sees a single loop.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from types import ModuleType
 from typing import Any
 
-from llmp.errors import LLMPError, MalformedResponseError
-from llmp.types import Chunk, ClientSettings, Request, Response
+from llmp.errors import LLMPError, MalformedResponseError, UnsupportedParameterError
+from llmp.types import Capabilities, Chunk, ClientSettings, Request, Response
 from llmp_litellm import _conversion as conv
 from llmp_litellm import _loops
+from llmp_litellm._capabilities import ANTHROPIC_UNSUPPORTED, capabilities_for
 from llmp_litellm._errors import translate
+from llmp_litellm._requests import completion_kwargs
 
 _import_lock = threading.Lock()
 _litellm: ModuleType | None = None
@@ -90,9 +92,10 @@ async def _close_handlers() -> None:
 
 class LitellmClient:
     """One per (provider, base URL, key, event loop) as the core builds them; all of them send
-    their requests from litellm's one loop."""
+    their requests from litellm's one loop. ``n`` is never sampled here for Anthropic (its API
+    has none): the core sends n single-sample requests, each counted and priced."""
 
-    __slots__ = ("_api_key", "_native_n", "api_base", "provider")
+    __slots__ = ("_api_key", "_batch", "_caps", "api_base", "provider")
 
     def __init__(self, settings: ClientSettings) -> None:
         # No I/O and no litellm import here: this runs on the caller's event loop.
@@ -103,7 +106,8 @@ class LitellmClient:
             base = base.rstrip("/").removesuffix("/v1")
         self.api_base = base
         self._api_key = settings.api_key
-        self._native_n: dict[str, bool] = {}
+        self._caps: dict[str, Capabilities] = {}
+        self._batch: Any = None
 
     def __repr__(self) -> str:
         return f"LitellmClient(provider={self.provider!r}, api_base={self.api_base!r})"
@@ -111,64 +115,66 @@ class LitellmClient:
     def model_name(self, model: str) -> str:
         return model if self.provider == "litellm" else f"{self.provider}/{model}"
 
-    def _native(self, litellm: ModuleType, model: str) -> bool:
-        """Whether litellm sends ``n`` for this model; if not, `n` is emulated by repeated calls."""
-        known = self._native_n.get(model)
-        if known is None:
-            try:
-                params = litellm.get_supported_openai_params(model=model)
-            except Exception:
-                params = None
-            # Unmapped (None): pass n through and let the provider say whether it takes it.
-            known = self._native_n[model] = params is None or "n" in params
-        return known
+    # -- what it can do ----------------------------------------------------------------------
 
-    def _kwargs(self, request: Request, n: int, stream: bool) -> dict[str, Any]:
-        return conv.completion_kwargs(
+    def capabilities(self, model: str) -> Capabilities:
+        caps = self._caps.get(model)
+        if caps is None:
+            name = model if self.provider in ("anthropic", "litellm") else self.model_name(model)
+            caps = self._caps[model] = capabilities_for(self.provider, name)
+        return caps
+
+    def effective_params(self, model: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self.provider == "anthropic":
+            refused = sorted(name for name in params if name in ANTHROPIC_UNSUPPORTED)
+            if refused:
+                raise UnsupportedParameterError(
+                    f"anthropic: the Messages API has no {', '.join(refused)} parameter (model {model!r}). "
+                    "llmp sends every parameter it is given, never drops one: leave it out of the call "
+                    "(and of the LLM's defaults), or send a raw field with extra_body={...}"
+                )
+        return dict(params)
+
+    @property
+    def batch(self) -> Any:
+        """Anthropic's Message Batches (`llmp_litellm._batch.MessageBatches`)."""
+        if self.provider != "anthropic":
+            raise AttributeError(f"{self.provider} has no batch API through llmp-litellm")
+        if self._batch is None:
+            from llmp_litellm._batch import MessageBatches  # no litellm import: that happens on its loop
+
+            self._batch = MessageBatches(self)
+        return self._batch
+
+    async def aclose(self) -> None:
+        """Nothing to close per client: litellm's HTTP handlers are shared by base URL and live on
+        litellm's loop until the process exits (`_loops` closes them then)."""
+
+    def _kwargs(self, request: Request, stream: bool) -> dict[str, Any]:
+        # On litellm's loop: the HTTP handler belongs there.
+        return completion_kwargs(
             request,
+            provider=self.provider,
             model=self.model_name(request.model),
             api_base=self.api_base,
             api_key=self._api_key,
             client=_anthropic_handler(self.api_base) if self.provider == "anthropic" else None,
-            n=n,
             stream=stream,
         )
 
     # -- requests (awaited on the caller's loop, run on litellm's) ----------------------------
 
-    async def call(self, request: Request) -> Response:
-        return await _loops.run(self._call(request))
+    async def complete(self, request: Request) -> Response:
+        return await _loops.run(self._complete(request))
 
     def stream(self, request: Request) -> AsyncIterator[Chunk]:
-        return _loops.stream(self._stream_all(request))
+        return _loops.stream(self._stream(request))
 
-    async def _call(self, request: Request) -> Response:
+    async def _complete(self, request: Request) -> Response:
         litellm = import_litellm()
-        if request.n == 1 or self._native(litellm, self.model_name(request.model)):
-            return await self._complete(litellm, request, request.n)
-        # Emulated n: concurrent single calls; the first failure cancels the others.
-        tasks = [asyncio.ensure_future(self._complete(litellm, request, 1)) for _ in range(request.n)]
         try:
-            parts = await asyncio.gather(*tasks)
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        usage = conv.LitellmUsage()
-        for part in parts:
-            usage = conv.add_usage(usage, part.usage)
-        return Response(
-            [text for part in parts for text in part.texts[:1]],
-            usage,
-            [reason for part in parts for reason in part.finish_reasons[:1]],
-            parts[-1].rate_limit,
-        )
-
-    async def _complete(self, litellm: ModuleType, request: Request, n: int) -> Response:
-        try:
-            raw = await litellm.acompletion(**self._kwargs(request, n, stream=False))
-            return conv.parse_response(raw)
+            raw = await litellm.acompletion(**self._kwargs(request, stream=False))
+            return conv.parse_response(raw, self.provider)
         except LLMPError:
             raise
         except Exception as exc:
@@ -177,36 +183,14 @@ class LitellmClient:
                 raise
             raise error from exc
 
-    async def _stream_all(self, request: Request) -> AsyncIterator[Chunk]:
+    async def _stream(self, request: Request) -> AsyncIterator[Chunk]:
         litellm = import_litellm()
-        if request.n == 1 or self._native(litellm, self.model_name(request.model)):
-            async for chunk in self._stream(litellm, request, request.n, 0):
-                yield chunk
-            return
-        # Emulated n: the samples one after another, each under its own index, usage summed last.
-        usage = conv.LitellmUsage()
-        for index in range(request.n):
-            last = None  # a stream's usage chunk is its total so far: keep the last one
-            async for chunk in self._stream(litellm, request, 1, index):
-                if chunk.usage is not None:
-                    last = chunk.usage
-                else:
-                    yield chunk
-            if last is not None:
-                usage = conv.add_usage(usage, last)
-        yield Chunk(usage=usage)
-
-    async def _stream(
-        self, litellm: ModuleType, request: Request, n: int, offset: int
-    ) -> AsyncIterator[Chunk]:
         wrapper = None
         try:
-            wrapper = await litellm.acompletion(**self._kwargs(request, n, stream=True))
-            rate_limit = conv.response_rate_limit(wrapper)
+            wrapper = await litellm.acompletion(**self._kwargs(request, stream=True))
+            reader = conv.StreamReader(self.provider, wrapper)
             async for raw in wrapper:
-                for chunk in conv.chunks_from(raw, offset):
-                    if rate_limit is not None:
-                        chunk.rate_limit, rate_limit = rate_limit, None
+                for chunk in reader.chunks(raw):
                     yield chunk
             if _cut_short(wrapper):
                 raise MalformedResponseError(

@@ -1,86 +1,44 @@
-"""Between llmp's types and litellm's OpenAI-shaped ones (``ModelResponse``, ``ModelResponseStream``).
+"""litellm's OpenAI-shaped answers (``ModelResponse``, ``ModelResponseStream``) as llmp's types.
 
-litellm already speaks OpenAI's vocabulary on both sides, so requests pass through almost as they
-are; the work here is reading its usage (Anthropic's cache reads and writes included) and its
-response headers into llmp's types.
+litellm has already read the provider's wire; we read its objects by attribute (they are
+pydantic models): text, tool calls (streamed as ``delta.tool_calls`` fragments, from Anthropic's
+``input_json_delta``), ``reasoning_content``, Anthropic's ``thinking_blocks`` (kept, signatures
+and all, in ``Choice.extra`` so the next turn can send them back), finish reasons in llmp's
+vocabulary, usage with prompt-cache reads and writes (the 1-hour writes in ``Usage.details``),
+and the response headers litellm kept (rate limits, request id).
+
+An answer with nothing in it (Anthropic's ``content: []`` or one empty text block) is returned
+as the empty choice it is: the core raises `EmptyResponseError` with the billed usage.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Final
 
-from llmp.types import Chunk, RateLimitInfo, Response, Usage
-from llmp_litellm._ratelimit import rate_limit_info
+from llmp.types import Choice, Chunk, FinishReason, RateLimitInfo, Response, ToolCall, ToolCallDelta, Usage
+from llmp_litellm._prices import ONE_HOUR_WRITES
+from llmp_litellm._ratelimit import original_headers, rate_limit_info
 
-# litellm's own retries and its fallbacks stay off: the core retries, with its own backoff, key
-# rotation and concurrency window.
-_NO_RETRIES = {"num_retries": 0, "max_retries": 0}
+__all__ = ["REFUSAL", "StreamReader", "parse_response", "parse_usage", "response_rate_limit", "stream_usage"]
 
-
-@dataclass(slots=True, eq=False)
-class LitellmUsage(Usage):
-    """`Usage` plus the split of Anthropic's prompt-cache writes between its two caches.
-
-    Anthropic bills cache writes (`cache_write_tokens`) above the input price: 1.25x for the
-    default 5-minute cache, 2x for the 1-hour one, so the price hook needs the 1-hour part.
-    Adding two `Usage` values gives a plain `Usage` (the core's totals).
-    """
-
-    #: The part of `cache_write_tokens` written to the 1-hour cache.
-    cache_creation_1h_input_tokens: int = 0
-
-    @property
-    def cache_creation_input_tokens(self) -> int:
-        """Anthropic's name for `cache_write_tokens`."""
-        return self.cache_write_tokens
-
-    def __eq__(self, other: object) -> bool:
-        # Equal to a plain Usage with the same four counts, so code comparing against
-        # Usage(...) keeps working; two LitellmUsage values also compare their cache writes.
-        if not isinstance(other, Usage):
-            return NotImplemented
-        base = all(getattr(self, f.name) == getattr(other, f.name) for f in fields(Usage))
-        if isinstance(other, LitellmUsage):
-            return base and self.cache_creation_1h_input_tokens == other.cache_creation_1h_input_tokens
-        return base
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, like Usage
+_FINISH: Final[dict[str | None, FinishReason]] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
+#: `Choice.refusal` when Anthropic stops with ``stop_reason: "refusal"`` (litellm: content_filter).
+REFUSAL: Final = "Anthropic stopped the answer for safety reasons (stop_reason 'refusal')"
 
 
-def completion_kwargs(
-    request: Any,
-    *,
-    model: str,
-    api_base: str | None,
-    api_key: str | None,
-    client: object | None,
-    n: int,
-    stream: bool,
-) -> dict[str, Any]:
-    """Keyword arguments for ``litellm.acompletion``: the user's generation parameters, then ours
-    (so a parameter named like one of ours cannot turn retries back on or redirect the call)."""
-    kwargs: dict[str, Any] = dict(request.params)
-    kwargs.update(_NO_RETRIES)
-    kwargs["model"] = model
-    kwargs["messages"] = request.messages
-    if n != 1:
-        kwargs["n"] = n
-    # None means "litellm, find it yourself" (the provider's own environment variables).
-    for name, value in (("api_base", api_base), ("api_key", api_key), ("client", client)):
-        if value is not None:
-            kwargs[name] = value
-    if request.timeout is not None:
-        kwargs["timeout"] = request.timeout
-    if stream:
-        kwargs["stream"] = True
-        kwargs["stream_options"] = {"include_usage": True}
-    return kwargs
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def _get(obj: Any, name: str) -> Any:
-    # litellm's usage objects are pydantic models that also answer dict-style; read both.
+    # litellm's usage details are pydantic models that also answer dict-style; read both.
     if obj is None:
         return None
     if isinstance(obj, Mapping):
@@ -88,34 +46,51 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
-
-
-def parse_usage(usage: Any) -> LitellmUsage:
+def parse_usage(usage: Any, provider: str) -> Usage:
     """llmp usage from litellm's (``litellm.types.utils.Usage``).
 
     litellm's ``prompt_tokens`` already includes Anthropic's cache reads and writes (it adds them
     to the API's uncached ``input_tokens``); ``prompt_tokens_details.cached_tokens`` is the reads
-    and ``cache_creation_input_tokens`` the writes. ``completion_tokens`` includes reasoning.
+    and ``cache_creation_input_tokens`` the writes, of which ``cache_creation_token_details``
+    says how many went to the 1-hour cache. ``completion_tokens`` includes reasoning. Anthropic
+    does not count reasoning tokens (litellm estimates them with another tokenizer, and only when
+    not streaming), so for Anthropic they stay 0 rather than an estimate that differs by path.
     """
     if usage is None:
-        return LitellmUsage()
-    prompt_details = _get(usage, "prompt_tokens_details")
-    completion_details = _get(usage, "completion_tokens_details")
-    cached = _int(_get(prompt_details, "cached_tokens")) or _int(_get(usage, "cache_read_input_tokens"))
-    created = _int(_get(usage, "cache_creation_input_tokens")) or _int(
-        _get(prompt_details, "cache_creation_tokens")
+        return Usage()
+    prompt = _get(usage, "prompt_tokens_details")
+    cached = _int(_get(prompt, "cached_tokens")) or _int(_get(usage, "cache_read_input_tokens"))
+    written = _int(_get(usage, "cache_creation_input_tokens")) or _int(_get(prompt, "cache_creation_tokens"))
+    hour = _one_hour_writes(prompt)
+    reasoning = 0
+    if provider != "anthropic":
+        reasoning = _int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
+    return Usage(
+        _int(_get(usage, "prompt_tokens")),
+        cached,
+        _int(_get(usage, "completion_tokens")),
+        reasoning,
+        written,
+        {ONE_HOUR_WRITES: hour} if hour else {},
     )
-    creation_details = _get(prompt_details, "cache_creation_token_details")
-    return LitellmUsage(
-        input_tokens=_int(_get(usage, "prompt_tokens")),
-        cached_input_tokens=cached,
-        output_tokens=_int(_get(usage, "completion_tokens")),
-        reasoning_tokens=_int(_get(completion_details, "reasoning_tokens")),
-        cache_write_tokens=created,
-        cache_creation_1h_input_tokens=_int(_get(creation_details, "ephemeral_1h_input_tokens")),
-    )
+
+
+def _one_hour_writes(prompt_details: Any) -> int:
+    return _int(_get(_get(prompt_details, "cache_creation_token_details"), "ephemeral_1h_input_tokens"))
+
+
+def stream_usage(raw_usage: Any, provider: str, seen: Any) -> Usage:
+    """A stream's usage. litellm 1.83 builds it from the last usage it saw (Anthropic's
+    ``message_delta``, which has no 1-hour split); the split is in ``message_start``'s, which the
+    stream wrapper keeps among its ``chunks``: read it from there."""
+    usage = parse_usage(raw_usage, provider)
+    if provider == "anthropic" and usage.cache_write_tokens and not usage.details:
+        for chunk in seen or ():
+            hour = _one_hour_writes(_get(getattr(chunk, "usage", None), "prompt_tokens_details"))
+            if hour:
+                usage.details[ONE_HOUR_WRITES] = hour
+                break
+    return usage
 
 
 def _headers(obj: Any) -> Mapping[str, str]:
@@ -129,45 +104,120 @@ def response_rate_limit(obj: Any) -> RateLimitInfo | None:
     return rate_limit_info(_headers(obj))
 
 
-def _text(message: Any) -> str:
-    content = _get(message, "content")
-    return content if isinstance(content, str) else ""
+def _request_id(obj: Any) -> str | None:
+    headers = _headers(obj)
+    if not headers:
+        return None
+    found = original_headers(headers)
+    return found.get("request-id") or found.get("x-request-id")
 
 
-def parse_response(raw: Any) -> Response:
-    choices = sorted(_get(raw, "choices") or [], key=lambda c: _get(c, "index") or 0)
+def _thinking_extra(blocks: Any) -> dict[str, Any] | None:
+    if not blocks:
+        return None
+    return {"thinking_blocks": [dict(block) for block in blocks]}
+
+
+def _choice(raw: Any, provider: str) -> Choice:
+    message = raw.message
+    content = message.content
+    text = content if isinstance(content, str) else ""
+    calls = [
+        ToolCall(call.id or "", call.function.name or "", call.function.arguments or "{}")
+        for call in message.tool_calls or ()
+    ]
+    finish = _FINISH.get(raw.finish_reason)
+    return Choice(
+        text=text,
+        reasoning=getattr(message, "reasoning_content", None) or None,
+        refusal=REFUSAL if finish == "content_filter" and provider == "anthropic" else None,
+        tool_calls=calls,
+        finish_reason=finish,
+        extra=_thinking_extra(getattr(message, "thinking_blocks", None)),
+    )
+
+
+def parse_response(raw: Any, provider: str) -> Response:
+    """A `Response` from litellm's ``ModelResponse``: one choice per sample it holds."""
+    choices = sorted(raw.choices or (), key=lambda c: c.index or 0)
     return Response(
-        [_text(_get(choice, "message")) for choice in choices],
-        parse_usage(_get(raw, "usage")),
-        [_get(choice, "finish_reason") for choice in choices],
-        response_rate_limit(raw),
+        [_choice(choice, provider) for choice in choices],
+        parse_usage(getattr(raw, "usage", None), provider),
+        model=raw.model,
+        id=raw.id,
+        request_id=_request_id(raw),
+        rate_limit=response_rate_limit(raw),
     )
 
 
-def chunks_from(raw: Any, index_offset: int = 0) -> list[Chunk]:
-    """llmp chunks for one litellm stream chunk: text deltas and finish reasons, then usage."""
-    out: list[Chunk] = []
-    for choice in _get(raw, "choices") or ():
-        text = _text(_get(choice, "delta"))
-        finish = _get(choice, "finish_reason") or None
-        if text or finish:
+class StreamReader:
+    """Turns one litellm stream's chunks into llmp chunks.
+
+    Anthropic's thinking arrives as ``thinking_blocks`` deltas: text pieces, then the block's
+    signature in a delta of its own. A block is whole when its signature comes; each whole block
+    is handed on as ``Chunk.extra["thinking_blocks"]`` (every whole block so far, as the core keeps
+    the last ``extra`` value per key), so the joined stream carries what `parse_response` gives.
+    """
+
+    __slots__ = ("_blocks", "_head", "_parts", "_provider", "_rate_limit", "_wrapper")
+
+    def __init__(self, provider: str, wrapper: Any) -> None:
+        self._provider = provider
+        self._wrapper = wrapper
+        self._rate_limit = response_rate_limit(wrapper)
+        self._head = True  # the first chunk handed on carries the model, id and rate limits
+        self._parts: list[str] = []
+        self._blocks: list[dict[str, Any]] = []
+
+    def chunks(self, raw: Any) -> list[Chunk]:
+        """llmp chunks for one litellm stream chunk: deltas and finish reasons, then usage."""
+        out: list[Chunk] = []
+        for choice in raw.choices or ():
+            index = choice.index or 0
+            delta = choice.delta
+            text = delta.content
+            if text:
+                out.append(Chunk(text=text, index=index))
+            reasoning = getattr(delta, "reasoning_content", None)
+            if reasoning:
+                out.append(Chunk(index=index, reasoning=reasoning))
+            blocks = getattr(delta, "thinking_blocks", None)
+            if blocks:
+                extra = self._thinking(blocks)
+                if extra is not None:
+                    out.append(Chunk(index=index, extra=extra))
+            for call in delta.tool_calls or ():
+                function = call.function
+                fragment = ToolCallDelta(call.index or 0, call.id, function.name, function.arguments or "")
+                out.append(Chunk(index=index, tool_call=fragment))
+            finish = _FINISH.get(choice.finish_reason) if choice.finish_reason else None
+            if finish is not None:
+                refused = finish == "content_filter" and self._provider == "anthropic"
+                out.append(Chunk(index=index, finish_reason=finish, refusal=REFUSAL if refused else ""))
+        usage = getattr(raw, "usage", None)
+        if usage is not None:
             out.append(
-                Chunk(text=text, index=(_get(choice, "index") or 0) + index_offset, finish_reason=finish)
+                Chunk(usage=stream_usage(usage, self._provider, getattr(self._wrapper, "chunks", None)))
             )
-    usage = _get(raw, "usage")
-    if usage is not None:
-        out.append(Chunk(usage=parse_usage(usage)))
-    return out
+        if self._head and out:
+            head = out[0]
+            head.model, head.id, head.rate_limit = raw.model, raw.id, self._rate_limit
+            self._head = False
+        return out
 
-
-def add_usage(total: LitellmUsage, more: Usage) -> LitellmUsage:
-    """Sum two usages keeping the 1-hour cache-write split (``Usage.__add__`` drops it)."""
-    return LitellmUsage(
-        input_tokens=total.input_tokens + more.input_tokens,
-        cached_input_tokens=total.cached_input_tokens + more.cached_input_tokens,
-        output_tokens=total.output_tokens + more.output_tokens,
-        reasoning_tokens=total.reasoning_tokens + more.reasoning_tokens,
-        cache_write_tokens=total.cache_write_tokens + more.cache_write_tokens,
-        cache_creation_1h_input_tokens=total.cache_creation_1h_input_tokens
-        + getattr(more, "cache_creation_1h_input_tokens", 0),
-    )
+    def _thinking(self, blocks: Any) -> dict[str, Any] | None:
+        done = False
+        for block in blocks:
+            kind = _get(block, "type")
+            if kind == "redacted_thinking":
+                self._blocks.append(dict(block))
+                done = True
+            elif kind == "thinking":
+                self._parts.append(_get(block, "thinking") or "")
+                signature = _get(block, "signature")
+                if signature:
+                    whole = {"type": "thinking", "thinking": "".join(self._parts), "signature": signature}
+                    self._blocks.append(whole)
+                    self._parts = []
+                    done = True
+        return {"thinking_blocks": list(self._blocks)} if done else None

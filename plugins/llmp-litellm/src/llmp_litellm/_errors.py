@@ -11,6 +11,7 @@ the key, and we only ever add the provider's message to them.
 from __future__ import annotations
 
 import json
+import re
 import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -75,6 +76,26 @@ def _message(exc: BaseException, body: Any) -> str:
     return text.removeprefix("litellm.").strip()
 
 
+# Where litellm's advice starts ("To drop these, set `litellm.drop_params=True` ..."): llmp does
+# not drop parameters, so that advice would mislead.
+_ADVICE = re.compile(r"\s*(To drop these|If you want to use these params)", re.IGNORECASE)
+_INSTEAD = (
+    "llmp sends every parameter it is given and never drops one silently: leave it out of the call "
+    "(and of the LLM's defaults) to send the request without it, or send a raw field the provider "
+    "takes with extra_body={...}."
+)
+
+
+def unsupported_message(exc: BaseException) -> str:
+    """litellm's "does not support parameters" message without its drop_params advice, and what
+    to do with llmp instead."""
+    text = _message(exc, None)
+    cut = _ADVICE.search(text)
+    if cut is not None:
+        text = text[: cut.start()]
+    return f"{text.rstrip(' .')}. {_INSTEAD}"
+
+
 def _is_tls_failure(exc: BaseException) -> bool:
     for link in _chain(exc):
         if isinstance(link, ssl.SSLCertVerificationError):
@@ -95,7 +116,7 @@ def translate(exc: BaseException, provider: str) -> errors.LLMPError | None:
     from litellm import exceptions as litellm
 
     if isinstance(exc, litellm.UnsupportedParamsError):
-        return errors.UnsupportedParameterError(f"{provider}: {_message(exc, None)}")
+        return errors.UnsupportedParameterError(f"{provider}: {unsupported_message(exc)}")
     if not isinstance(exc, tuple(litellm.LITELLM_EXCEPTION_TYPES)) and not _is_transport_failure(exc):
         return None
     body = _body(exc)

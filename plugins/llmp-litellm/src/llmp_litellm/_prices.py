@@ -4,21 +4,22 @@ The table comes from yoonholee/llm-provider's prices.csv (2026-02), which follow
 pricing page: input, output and cache-read prices per million tokens, and the Message Batches
 prices (half of each). Cache writes (`Usage.cache_write_tokens`) are priced as Anthropic bills
 them: 1.25x the input price for the default 5-minute cache, 2x for the 1-hour cache (the split
-comes from `LitellmUsage`; a plain `Usage` is priced as all 5-minute writes).
+is ``Usage.details["cache_creation_1h_input_tokens"]``; without it every write is priced as a
+5-minute one).
 
 Approximations, stated: cache-write cost is reported inside `Cost.input`. Prompts over 200K
 tokens are billed at a premium that we know only for Claude Sonnet 4 and 4.5 (2x input and
 cache, 1.5x output); for the other models such a request is priced None, not guessed.
 
 Any other model (and any provider reached through the catch-all) is priced from litellm's local
-price map, ``litellm.model_cost``, where it has an entry; otherwise None.
+price map (read without importing litellm, `llmp_litellm._capabilities.model_info`), where it
+has an entry; otherwise None.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from llmp.types import Cost, PriceMode, Usage
 
@@ -41,6 +42,8 @@ ANTHROPIC: dict[str, Price] = {
     "claude-sonnet-4": Price(3.00, 15.00, 0.30, 1.50, 7.50),
     "claude-haiku-4-5": Price(1.00, 5.00, 0.10, 0.50, 2.50),
 }
+#: The `Usage.details` count of cache writes to Anthropic's 1-hour cache (billed 2x input).
+ONE_HOUR_WRITES = "cache_creation_1h_input_tokens"
 CACHE_WRITE_5M = 1.25
 CACHE_WRITE_1H = 2.0
 LONG_CONTEXT_TOKENS = 200_000
@@ -54,14 +57,19 @@ LONG_CONTEXT: dict[str, tuple[float, float]] = {
 _SNAPSHOT = re.compile(r"-(\d{8}|latest)$")
 
 
+def undated(model: str) -> str:
+    """``"claude-sonnet-4-5-20250929"`` -> ``"claude-sonnet-4-5"`` (and ``-latest`` likewise)."""
+    return _SNAPSHOT.sub("", model)
+
+
 def lookup(model: str) -> Price | None:
-    return ANTHROPIC.get(model) or ANTHROPIC.get(_SNAPSHOT.sub("", model))
+    return ANTHROPIC.get(model) or ANTHROPIC.get(undated(model))
 
 
 def _writes(usage: Usage) -> tuple[int, int]:
-    """(5-minute, 1-hour) cache-write tokens, where litellm reported them."""
+    """(5-minute, 1-hour) cache-write tokens (``Usage.details`` names the 1-hour ones)."""
     total = usage.cache_write_tokens
-    hour = min(int(getattr(usage, "cache_creation_1h_input_tokens", 0) or 0), total)
+    hour = min(int(usage.details.get(ONE_HOUR_WRITES, 0)), total)
     return total - hour, hour
 
 
@@ -94,28 +102,10 @@ def _split(
     )
 
 
-def _map_entry(provider: str, model: str) -> Mapping[str, Any] | None:
-    from llmp_litellm._client import import_litellm
-
-    table: Mapping[str, Mapping[str, Any]] = import_litellm().model_cost
-    if provider == "litellm":
-        entry = table.get(model)
-        if entry is not None:
-            return entry
-        provider, _, model = model.partition("/")
-        if not model:
-            return None
-    entry = table.get(f"{provider}/{model}")
-    if entry is None:
-        entry = table.get(model)
-        # A bare name must be that provider's own entry, not the same model on another host.
-        if entry is not None and entry.get("litellm_provider") != provider:
-            entry = None
-    return entry
-
-
 def _from_map(provider: str, model: str, usage: Usage, mode: PriceMode) -> Cost | None:
-    entry = _map_entry(provider, model)
+    from llmp_litellm._capabilities import model_info  # not at discovery: only when pricing
+
+    entry = model_info(provider, model)
     if not entry:
         return None
     suffix = "_batches" if mode == "batch" else ""

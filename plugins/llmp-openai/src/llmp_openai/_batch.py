@@ -1,11 +1,12 @@
-"""OpenAI's Batch API (half price) for an `OpenAIClient`: the ``llmp_batch`` operations.
+"""OpenAI's Batch API (half price) for an `OpenAIClient`: `OpenAIBatch`, the client's ``batch``.
 
 - submit: one JSONL line per request (``custom_id``, ``POST``, ``/v1/chat/completions``, the same
-  body as a live call), uploaded with the Files API (purpose ``batch``), then ``batches.create``
-  with the 24 h window.
+  body as a live call: tools, output schema, reasoning included), uploaded with the Files API
+  (purpose ``batch``), then ``batches.create`` with the 24 h window.
 - status / cancel: the Batch object's status (OpenAI's names are llmp's) and request counts.
 - retrieve: once the batch is terminal, download its output and error files and map each line
-  back by ``custom_id``: OpenAI writes them in any order. A line is a failure when its response's
+  back by ``custom_id``: OpenAI writes them in any order. Each answer is read like a live reply
+  (tool calls, refusals, usage details: a `Response`). A line is a failure when its response's
   status is >= 400 or it carries an ``error`` object (``batch_expired``: the 24 h window ended
   first). A failed, expired or cancelled batch may leave requests out of both files; their ids
   come from the input file, so each is reported with the batch's reason rather than as missing.
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from llmp.errors import ConfigurationError, LLMPError, MalformedResponseError
-from llmp.types import Request
-from llmp_openai._conversion import parse_completion, request_body
+from llmp.errors import ConfigurationError, LLMPError
+from llmp.types import BatchFailure, BatchResults, BatchStatus, Request, Response
 from llmp_openai._errors import translate
+from llmp_openai._response import parse_completion
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
     from llmp_openai._client import OpenAIClient
 
+T = TypeVar("T")
 ENDPOINT: Final = "/v1/chat/completions"
 COMPLETION_WINDOW: Final = "24h"
 # OpenAI's documented limits for one batch: checked before uploading, so that an oversized job
@@ -40,46 +42,54 @@ MAX_REQUESTS = 50_000
 MAX_FILE_BYTES = 200 * 1024 * 1024
 TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
 # Error codes of requests the batch never ran, and the kind llmp reports for them.
-_KIND_BY_CODE = {"batch_expired": "expired", "batch_cancelled": "canceled"}
+_KIND_BY_CODE: dict[str, str] = {"batch_expired": "expired", "batch_cancelled": "canceled"}
 # The kind of a request left out of both files, by the batch's final status.
-_KIND_BY_STATUS = {"failed": "errored", "expired": "expired", "cancelled": "canceled"}
+_KIND_BY_STATUS: dict[str, Any] = {"failed": "errored", "expired": "expired", "cancelled": "canceled"}
 _REASON = {
     "expired": "the batch's 24 h window ended before this request ran",
     "cancelled": "the batch was cancelled before this request ran",
 }
 
 
-async def run(client: OpenAIClient, op: str, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Perform one batch operation (see `llmp._batch` for the payloads and answers)."""
-    if op not in ("submit", "status", "retrieve", "cancel"):
-        raise ValueError(f"unknown batch operation {op!r}")
-    # Batch calls are few and small next to generation traffic: any lane will do.
-    sdk = client._lane().sdk
-    try:
-        if op == "submit":
-            return await _submit(client, sdk, payload["requests"], payload["custom_ids"])
-        raw_id = str(payload["id"])
-        if op == "cancel":
-            return status_of(await sdk.batches.cancel(raw_id))
-        batch = await sdk.batches.retrieve(raw_id)
-        if op == "status":
-            return status_of(batch)
-        return await _retrieve(client.provider, sdk, batch)
-    except LLMPError:
-        raise
-    except Exception as exc:
-        error = translate(exc, client.provider)
-        if error is None:
+class OpenAIBatch:
+    """`llmp.types.BatchApi` for an `OpenAIClient` of OpenAI itself (see the module docstring)."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: OpenAIClient) -> None:
+        self._client = client
+
+    async def submit(self, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
+        return await self._run(_submit(self._client, self._sdk(), requests, custom_ids))
+
+    async def status(self, batch_id: str) -> BatchStatus:
+        return status_of(await self._run(self._sdk().batches.retrieve(batch_id)))
+
+    async def cancel(self, batch_id: str) -> BatchStatus:
+        return status_of(await self._run(self._sdk().batches.cancel(batch_id)))
+
+    async def retrieve(self, batch_id: str) -> BatchResults:
+        sdk = self._sdk()
+        batch = await self._run(sdk.batches.retrieve(batch_id))
+        return await self._run(_retrieve(self._client.provider, sdk, batch))
+
+    def _sdk(self) -> AsyncOpenAI:
+        # Batch calls are few and small next to generation traffic: any lane will do.
+        return self._client._lane().sdk
+
+    async def _run(self, work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except LLMPError:
             raise
-        raise error from exc
+        except Exception as exc:
+            error = translate(exc, self._client.provider)
+            if error is None:
+                raise
+            raise error from exc
 
 
-def encode_requests(
-    requests: Sequence[Request],
-    custom_ids: Sequence[str],
-    provider: str,
-    extra_body: Mapping[str, Any] | None,
-) -> bytes:
+def encode_requests(client: OpenAIClient, requests: Sequence[Request], custom_ids: Sequence[str]) -> bytes:
     """The batch input file: one request line per request, bodies exactly as a live call sends."""
     lines = [
         json.dumps(
@@ -87,7 +97,7 @@ def encode_requests(
                 "custom_id": custom_id,
                 "method": "POST",
                 "url": ENDPOINT,
-                "body": request_body(request, provider, extra_body, stream=False),
+                "body": client.body(request, stream=False),
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -99,13 +109,13 @@ def encode_requests(
 
 async def _submit(
     client: OpenAIClient, sdk: AsyncOpenAI, requests: Sequence[Request], custom_ids: Sequence[str]
-) -> dict[str, Any]:
+) -> str:
     if len(requests) > MAX_REQUESTS:
         raise ConfigurationError(
             f"an OpenAI batch holds at most {MAX_REQUESTS:,} requests, got {len(requests):,}: "
             "split the prompts over several batch_submit() calls"
         )
-    data = encode_requests(requests, custom_ids, client.provider, client.extra_body)
+    data = encode_requests(client, requests, custom_ids)
     if len(data) > MAX_FILE_BYTES:
         raise ConfigurationError(
             f"the batch input file would be {len(data) / 2**20:.0f} MB, over OpenAI's 200 MB limit: "
@@ -115,24 +125,19 @@ async def _submit(
     batch = await sdk.batches.create(
         input_file_id=upload.id, endpoint=ENDPOINT, completion_window=COMPLETION_WINDOW
     )
-    return {"id": batch.id}
+    return batch.id
 
 
-def status_of(batch: Batch) -> dict[str, Any]:
+def status_of(batch: Batch) -> BatchStatus:
+    """OpenAI's status names are llmp's."""
     counts = batch.request_counts
-    answer: dict[str, Any] = {
-        "status": batch.status,
-        "raw_status": batch.status,
-        "counts": {
-            "completed": counts.completed if counts else 0,
-            "failed": counts.failed if counts else 0,
-            "total": counts.total if counts else 0,
-        },
-    }
-    problems = _problems(batch)
-    if problems:
-        answer["errors"] = problems
-    return answer
+    return BatchStatus(
+        batch.status,
+        batch.status,
+        completed=counts.completed if counts else 0,
+        failed=counts.failed if counts else 0,
+        total=counts.total if counts else 0,
+    )
 
 
 def _problems(batch: Batch) -> list[str]:
@@ -144,14 +149,14 @@ def _problems(batch: Batch) -> list[str]:
     ]
 
 
-async def _retrieve(provider: str, sdk: AsyncOpenAI, batch: Batch) -> dict[str, Any]:
+async def _retrieve(provider: str, sdk: AsyncOpenAI, batch: Batch) -> BatchResults:
     if batch.status not in TERMINAL:
-        return {"done": False}
+        return BatchResults(done=False)
     output, failures = await asyncio.gather(
         _download(sdk, batch.output_file_id), _download(sdk, batch.error_file_id)
     )
-    results: dict[str, dict[str, Any]] = {}
-    errors: dict[str, dict[str, Any]] = {}
+    results: dict[str, Response] = {}
+    errors: dict[str, BatchFailure] = {}
     # The output file first: should a request appear in both, its answer wins (see _read_line).
     for content in (output, failures):
         for line in content.splitlines():
@@ -165,8 +170,8 @@ async def _retrieve(provider: str, sdk: AsyncOpenAI, batch: Batch) -> dict[str, 
         )
         for custom_id in await _input_ids(sdk, batch.input_file_id):
             if custom_id not in results and custom_id not in errors:
-                errors[custom_id] = {"kind": kind, "message": reason, "status_code": None}
-    return {"done": True, "results": results, "errors": errors}
+                errors[custom_id] = BatchFailure(kind, reason)
+    return BatchResults(True, results, errors)
 
 
 async def _download(sdk: AsyncOpenAI, file_id: str | None) -> bytes:
@@ -194,7 +199,7 @@ async def _input_ids(sdk: AsyncOpenAI, file_id: str) -> list[str]:
 
 
 def _read_line(
-    line: bytes, provider: str, results: dict[str, dict[str, Any]], errors: dict[str, dict[str, Any]]
+    line: bytes, provider: str, results: dict[str, Response], errors: dict[str, BatchFailure]
 ) -> None:
     """File one output/error-file line under its custom_id, as a result or an error."""
     try:
@@ -212,23 +217,21 @@ def _read_line(
         return
     try:
         parsed = parse_completion(json.dumps(response.get("body")).encode(), provider)
-    except MalformedResponseError as exc:
-        errors[custom_id] = {"kind": "errored", "message": str(exc), "status_code": status}
+    except LLMPError as exc:  # unreadable, or a 200 that carries an error
+        errors[custom_id] = BatchFailure("errored", str(exc), status)
         return
-    results[custom_id] = {
-        "texts": parsed.texts,
-        "usage": parsed.usage,
-        "finish_reasons": parsed.finish_reasons,
-    }
+    parsed.request_id = response.get("request_id") if isinstance(response.get("request_id"), str) else None
+    results[custom_id] = parsed
+    errors.pop(custom_id, None)
 
 
-def _item_error(error: Any, status: Any, body: Any) -> dict[str, Any]:
+def _item_error(error: Any, status: Any, body: Any) -> BatchFailure:
     status_code = status if isinstance(status, int) else None
     if isinstance(error, dict):
         code = error.get("code")
         message = error.get("message") or code or "the request failed"
         kind = _KIND_BY_CODE.get(code, "errored") if isinstance(code, str) else "errored"
-        return {"kind": kind, "message": str(message), "status_code": status_code}
+        return BatchFailure(kind, str(message), status_code)  # type: ignore[arg-type]
     inner = body.get("error") if isinstance(body, dict) else None
     message = inner.get("message") if isinstance(inner, dict) else None
-    return {"kind": "errored", "message": str(message or f"HTTP {status}"), "status_code": status_code}
+    return BatchFailure("errored", str(message or f"HTTP {status}"), status_code)
