@@ -1,16 +1,15 @@
 """`llmp.ray` on a real local Ray cluster (2 CPUs, no dashboard) with a real redis-server.
 
-The actors build their LLM on `FunctionClient` from a picklable factory (this module is pickled
-by value: Ray's workers cannot import a test module). The factory's reply counts every request
-it gets in a Redis hash (prompt -> times asked) and each answering process's pid in a set, so
-the test sees across processes what a provider would have been asked.
+The big jobs go through llmp-openai over TLS to the fake OpenAI server (the `fake_openai`
+fixture; the actors reach it through `runtime_env`), which records every request, so the tests
+count what a provider would have been asked. The rich-columns test builds its actors' LLM on
+`FunctionClient` from a picklable factory (this module is pickled by value: Ray's workers cannot
+import a test module).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
 import json
 import os
 import signal
@@ -27,50 +26,9 @@ import llmp.ray
 from llmp import errors
 from llmp.testing import FunctionClient
 from llmp.testing._redis import RedisServer
-from llmp.types import Choice, Cost, PriceMode, Request, Usage
+from llmp.types import Choice, Request
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.redis, pytest.mark.timeout(300)]
-
-ASKED = "test:asked"  # prompt -> how many times a provider was asked it
-PIDS = "test:pids"  # the pids of the processes that asked
-
-
-def per_token(model: str, usage: Usage, mode: PriceMode) -> Cost:
-    return Cost(usage.input_tokens * 1e-6, 0.0, usage.output_tokens * 2e-6)
-
-
-def _counting_registry(redis_url: str, delay: float) -> Any:
-    import redis.asyncio
-
-    clients: dict[int, Any] = {}
-
-    async def reply(request: Request) -> str:
-        loop = id(asyncio.get_running_loop())
-        client = clients.get(loop) or clients.setdefault(loop, redis.asyncio.Redis.from_url(redis_url))
-        prompt = request.messages[-1]["content"]
-        await client.hincrby(ASKED, prompt, 1)
-        await client.sadd(PIDS, os.getpid())
-        if delay:
-            await asyncio.sleep(delay)
-        return f"Echo: {prompt}"
-
-    return FunctionClient(reply, price=per_token).registry()
-
-
-def counting_registry(redis_server: RedisServer, delay: float = 0.0) -> Callable[[], Any]:
-    return functools.partial(_counting_registry, redis_server.url, delay)
-
-
-def asked(redis_server: RedisServer) -> tuple[int, int]:
-    """(distinct prompts asked, requests in all), read with the plain RESP client."""
-    import redis
-
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        counts = [int(v) for v in client.hvals(ASKED)]
-    finally:
-        client.close()
-    return len(counts), sum(counts)
 
 
 @pytest.fixture(scope="module")
@@ -101,47 +59,6 @@ def _prompts(ray: Any, count: int) -> Any:
     return ray.data.from_items([{"id": i, "prompt": f"prompt {i}"} for i in range(count)])
 
 
-def test_2000_prompts_through_2_actors_are_each_asked_once_then_all_come_from_the_redis_cache(
-    ray_cluster: Any, redis_server: RedisServer
-) -> None:
-    options: dict[str, Any] = {
-        "cache": redis_server.url,
-        "registry_factory": counting_registry(redis_server),
-        "job": "first",
-        "concurrency": 2,
-        "batch_size": 250,
-    }
-    out = llmp.ray.generate(_prompts(ray_cluster, 2000), "test/model", **options).materialize()
-    rows = sorted(out.take_all(), key=lambda row: row["id"])
-    assert [row["text"] for row in rows] == [f"Echo: prompt {i}" for i in range(2000)]
-    assert {row["error"] for row in rows} == {None}
-    assert asked(redis_server) == (2000, 2000)  # every row asked exactly once
-    assert len(redis_server_members(redis_server, PIDS)) == 2  # by both actors
-    total = llmp.ray.usage(out)
-    assert (total.rows, total.requests, total.cache_hits, total.errors) == (2000, 2000, 0, 0)
-    assert total.cost == pytest.approx(2000 * (2 * 1e-6 + 3 * 2e-6))  # 2 words in, 3 out
-    live = llmp.ray.job_usage("first", redis_url=redis_server.url)  # what the actors reported
-    assert dataclasses.replace(live, cost=0.0) == dataclasses.replace(total, cost=0.0)
-    assert live.cost == pytest.approx(total.cost)
-
-    options["job"] = "second"
-    again = llmp.ray.generate(_prompts(ray_cluster, 2000), "test/model", **options).materialize()
-    assert asked(redis_server) == (2000, 2000)  # no request at all
-    cached = llmp.ray.usage(again)
-    assert (cached.rows, cached.requests, cached.cache_hits, cached.cost) == (2000, 0, 2000, 0.0)
-    assert llmp.ray.job_usage("second", redis_url=redis_server.url).cache_hits == 2000
-
-
-def redis_server_members(redis_server: RedisServer, key: str) -> set[bytes]:
-    import redis
-
-    client = redis.Redis.from_url(redis_server.url)
-    try:
-        return set(client.smembers(key))
-    finally:
-        client.close()
-
-
 def _map_workers() -> list[int]:
     """The pids of this machine's Ray Data actor processes (their title is ``ray::MapWorker(...)``)."""
     found = []
@@ -165,61 +82,20 @@ def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_an_actor_killed_mid_job_is_replaced_and_only_its_in_flight_requests_are_asked_again(
-    ray_cluster: Any, redis_server: RedisServer
-) -> None:
-    in_flight = 16
-    ds = llmp.ray.generate(
-        _prompts(ray_cluster, 2000),
-        "test/model",
-        cache=redis_server.url,
-        registry_factory=counting_registry(redis_server, delay=0.05),
-        max_concurrent=in_flight,
-        concurrency=2,
-        batch_size=500,  # 2 s a batch: the kill lands mid-batch
-        ray_remote_args={
-            "max_restarts": 2,
-            "max_task_retries": 2,
-            # The dead actor's claims on what it had in flight expire in 2 s, not 60: the retried
-            # batch waits that long for them, then asks those prompts itself.
-            "runtime_env": {"env_vars": {"LLMP_CACHE_LEASE": "2"}},
-        },
-    )
-    result: list[Any] = []
-    runner = threading.Thread(target=lambda: result.append(ds.take_all()), daemon=True)
-    runner.start()
-    _wait_for(lambda: asked(redis_server)[0] >= 150, 120, "150 prompts asked")
-    members = {int(pid) for pid in redis_server_members(redis_server, PIDS)}
-    victim = next(pid for pid in _map_workers() if pid in members)  # an actor that is answering
-    os.kill(victim, signal.SIGKILL)
-    runner.join(240)
-    assert result, "the job did not finish"
-    rows = result[0]
-    assert len(rows) == 2000
-    assert {row["error"] for row in rows} == {None}
-    assert sorted(row["text"] for row in rows) == sorted(f"Echo: prompt {i}" for i in range(2000))
-    distinct, total = asked(redis_server)
-    assert distinct == 2000
-    # What the killed actor had in flight died with it and was asked again; nothing else was.
-    assert 1 <= total - distinct <= in_flight
-    assert victim not in _map_workers()
-
-
 def test_a_column_the_dataset_lacks_is_named_with_those_it_has_before_any_request(
-    ray_cluster: Any, redis_server: RedisServer
+    ray_cluster: Any, fake_openai: Any
 ) -> None:
     ds = _prompts(ray_cluster, 10)
-    factory = counting_registry(redis_server)
     with pytest.raises(
         errors.ConfigurationError, match=r"prompt_column='question'.*columns are: 'id', 'prompt'"
     ):
-        llmp.ray.generate(ds, "test/model", prompt_column="question", registry_factory=factory)
+        llmp.ray.generate(ds, "gpt-4.1-mini", prompt_column="question")
     clash = ray_cluster.data.from_items([{"prompt": "p", "text": "mine"}])
     with pytest.raises(errors.ConfigurationError, match=r"already has column\(s\) 'text'.*output_prefix"):
-        llmp.ray.generate(clash, "test/model", registry_factory=factory)
+        llmp.ray.generate(clash, "gpt-4.1-mini")
     with pytest.raises(errors.ConfigurationError, match="cannot reach the Redis for the job's usage"):
-        llmp.ray.generate(ds, "test/model", job="j", redis_url="redis://127.0.0.1:1/0")
-    assert asked(redis_server) == (0, 0)
+        llmp.ray.generate(ds, "gpt-4.1-mini", job="j", redis_url="redis://127.0.0.1:1/0")
+    assert fake_openai.request_count == 0
 
 
 CITY = {
@@ -255,3 +131,91 @@ def test_rich_columns_with_n_samples_come_through_ray_with_their_arrow_types(ray
     assert list(row["parsed"]) == [{"name": "city7", "population": 5}] * 2
     assert list(row["reasoning"]) == ["thought 0", "thought 1"]
     assert row["error"] is None
+
+
+# -- against the fake OpenAI server, through llmp-openai over TLS ------------------------------
+
+
+def _server_env(server: Any) -> dict[str, Any]:
+    """The actors' environment for the fake server (Ray starts them with runtime_env)."""
+    env = {
+        "SSL_CERT_FILE": str(server.ca_path),
+        "OPENAI_BASE_URL": server.base_url,
+        "OPENAI_API_KEY": server.api_key,
+    }
+    return {"runtime_env": {"env_vars": {**env, "LLMP_CACHE_LEASE": "2"}}}
+
+
+def _asked_openai(server: Any) -> tuple[int, int]:
+    """(distinct prompts the server was asked, requests in all)."""
+    prompts = [
+        record.body["messages"][-1]["content"]
+        for record in server.requests
+        if record.path.endswith("/chat/completions")
+    ]
+    return len(set(prompts)), len(prompts)
+
+
+def test_2000_prompts_through_2_actors_are_each_asked_once_then_all_served_from_the_redis_cache(
+    ray_cluster: Any, redis_server: RedisServer, fake_openai: Any
+) -> None:
+    options: dict[str, Any] = {
+        "cache": redis_server.url,
+        "job": "openai",
+        "concurrency": 2,
+        "batch_size": 250,
+    }
+    ds = _prompts(ray_cluster, 2000)
+    out = llmp.ray.generate(
+        ds, "gpt-4.1-mini", ray_remote_args=_server_env(fake_openai), **options
+    ).materialize()
+    rows = sorted(out.take_all(), key=lambda row: row["id"])
+    assert [row["text"] for row in rows] == [f"Echo: prompt {i}" for i in range(2000)]
+    assert {row["error"] for row in rows} == {None}
+    assert _asked_openai(fake_openai) == (2000, 2000)
+    total = llmp.ray.usage(out)
+    assert (total.rows, total.requests, total.cache_hits) == (2000, 2000, 0)
+    assert total.cost is not None
+    assert total.cost > 0  # gpt-4.1-mini has a price
+    live = llmp.ray.job_usage("openai", redis_url=redis_server.url)  # what the actors reported
+    assert dataclasses.replace(live, cost=0.0) == dataclasses.replace(total, cost=0.0)
+    assert live.cost == pytest.approx(total.cost)
+
+    again = llmp.ray.generate(
+        ds, "gpt-4.1-mini", ray_remote_args=_server_env(fake_openai), **options
+    ).materialize()
+    assert _asked_openai(fake_openai) == (2000, 2000)  # the second run sent nothing
+    assert llmp.ray.usage(again).cache_hits == 2000
+    assert sorted(again.take_all(), key=lambda row: row["id"])[7]["text"] == "Echo: prompt 7"
+
+
+def test_an_actor_killed_mid_job_is_replaced_and_only_its_in_flight_requests_are_asked_again(
+    ray_cluster: Any, redis_server: RedisServer, fake_openai: Any
+) -> None:
+    in_flight = 16
+    fake_openai.ttft = 0.05  # 2 s a batch of 500 at 16 in flight: the kill lands mid-batch
+    remote = {**_server_env(fake_openai), "max_restarts": 2, "max_task_retries": 2}
+    ds = llmp.ray.generate(
+        _prompts(ray_cluster, 2000),
+        "gpt-4.1-mini",
+        cache=redis_server.url,
+        max_concurrent=in_flight,
+        concurrency=2,
+        batch_size=500,
+        ray_remote_args=remote,
+    )
+    result: list[Any] = []
+    runner = threading.Thread(target=lambda: result.append(ds.take_all()), daemon=True)
+    runner.start()
+    _wait_for(lambda: fake_openai.request_count >= 150, 120, "150 requests")
+    victim = _map_workers()[0]  # both are up and answering: Ray waited for them (the fixture)
+    os.kill(victim, signal.SIGKILL)
+    runner.join(240)
+    assert result, "the job did not finish"
+    rows = result[0]
+    assert {row["error"] for row in rows} == {None}
+    assert sorted(row["text"] for row in rows) == sorted(f"Echo: prompt {i}" for i in range(2000))
+    distinct, total = _asked_openai(fake_openai)
+    assert distinct == 2000
+    assert 1 <= total - distinct <= in_flight  # only what the dead actor had in flight, again
+    assert victim not in _map_workers()

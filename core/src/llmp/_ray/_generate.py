@@ -160,11 +160,12 @@ def generate(
             f"ray_remote_args must be a dict of map_batches arguments, got {ray_remote_args!r}"
         )
     _check_columns(settings, _dataset_columns(ds))
+    # Resolved here, so that actors on machines without the driver's environment use it too.
+    options["redis_url"] = redis_url_for(redis_url)
     if job is not None:
         url = redis_url_for(redis_url, cache=cache, required=f"job={job!r}")
         assert url is not None
         check_redis(url)
-        options["redis_url"] = url  # resolved here: the actors need not have the driver's env
     compute = _compute(concurrency)
     return ds.map_batches(
         LLMPredictor,

@@ -110,7 +110,7 @@ class Settings:
             raise ConfigurationError(
                 f"llm_options must be a dict of LLM(...) arguments, got {self.llm_options!r}"
             )
-        taken = {"model", "cache", "max_concurrent", "registry"} & set(self.llm_options or ())
+        taken = {"model", "cache", "max_concurrent", "registry", "redis_url"} & set(self.llm_options or ())
         if taken:
             raise ConfigurationError(
                 f"llm_options must not hold {', '.join(sorted(taken))}: pass them as arguments of their own "
@@ -140,12 +140,15 @@ class Settings:
         from llmp._llm import LLM
 
         registry = self.registry_factory() if self.registry_factory is not None else None
+        options = dict(self.llm_options or {})
+        if self.redis_url is not None:  # else LLM reads LLMP_REDIS_URL itself
+            options["redis_url"] = self.redis_url
         return LLM(
             self.model,
             cache=self.cache,
             max_concurrent=self.max_concurrent,
             registry=registry,
-            **dict(self.llm_options or {}),
+            **options,
         )
 
 
@@ -183,8 +186,9 @@ class LLMPredictor:
             (tests, custom plugins); default the installed plugins.
         job: A name under which actors add their usage to Redis as they go (`job_usage` reads
             it); needs a Redis (`redis_url`).
-        redis_url: The Redis for `job` (default ``LLMP_REDIS_URL``, else the Redis cache:
-            `cache` or ``LLMP_CACHE_URL``).
+        redis_url: The job's Redis: it makes ``LLMP_GLOBAL_CONCURRENCY`` and rpm/tpm limits
+            cluster-wide (as `llmp.LLM`'s `redis_url`) and keeps `job`'s usage. Default
+            ``LLMP_REDIS_URL``; for `job` alone, the Redis cache (`cache` or ``LLMP_CACHE_URL``).
         output_prefix: Put before every output column's name (when the input has a ``text``
             column, say).
         **params: Generation parameters (``temperature``, ``max_tokens``, ...).

@@ -80,13 +80,13 @@ def check_job(job: object) -> str | None:
 
 
 def redis_url_for(redis_url: str | None, *, cache: Any = None, required: str | None = None) -> str | None:
-    """`redis_url`, else ``LLMP_REDIS_URL``, else the `cache` argument or ``LLMP_CACHE_URL``
-    when it is a Redis URL.
+    """`redis_url`, else ``LLMP_REDIS_URL``; with `required`, else the `cache` argument or
+    ``LLMP_CACHE_URL`` when it is a Redis URL.
 
     `required` names what needs it: then no URL at all is a ConfigurationError saying so.
     """
     url = redis_url or os.environ.get(REDIS_URL_ENV, "").strip() or None
-    for candidate in (cache, os.environ.get(_CACHE_URL_ENV, "")):
+    for candidate in (cache, os.environ.get(_CACHE_URL_ENV, "")) if required is not None else ():
         if url is None and isinstance(candidate, str) and is_redis_url(candidate.strip()):
             url = candidate.strip()
     if url is not None and not is_redis_url(url):
