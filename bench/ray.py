@@ -1,6 +1,6 @@
 """Ray Data throughput: `llmp.ray.generate` with 2 actors against 1, on a local 2-CPU Ray cluster.
 
-    .venv/bin/python bench/ray.py [--prompts 1600] [--ttft 0.2] [--max-concurrent 16]
+    .venv/bin/python bench/ray.py [--prompts 1200] [--ttft 0.4] [--max-concurrent 16]
                                   [--batch-size 200] [--repeats 2]
 
 The fake OpenAI server runs in its own process with a fixed latency (`--ttft`, non-streamed
@@ -117,8 +117,8 @@ def run_plain(server: Any, env: dict[str, str], run: int, args: argparse.Namespa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--prompts", type=int, default=1600)
-    parser.add_argument("--ttft", type=float, default=0.2, help="the fake server's latency, seconds")
+    parser.add_argument("--prompts", type=int, default=1200)
+    parser.add_argument("--ttft", type=float, default=0.4, help="the fake server's latency, seconds")
     parser.add_argument("--max-concurrent", type=int, default=16, help="requests in flight per actor")
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
