@@ -9,13 +9,14 @@ import logging
 import time
 
 import pytest
-from test_buckets import admitted_in_windows  # pytest puts this folder on sys.path
 
 from llmp._buckets import rate_bucket
 from llmp._redis_buckets import RedisTokenBucket
 from llmp._redis_link import RedisLink
 from llmp.errors import BurstCapacityError
 from llmp.testing._redis import RedisServer
+
+from .test_buckets import admitted_in_windows
 
 pytestmark = pytest.mark.redis
 

@@ -1,9 +1,10 @@
 """`llmp batch submit|status|retrieve|cancel`, over the core's real batch API.
 
-Most tests use a small in-process provider registered in a private `Registry`, handed to the CLI
-through its `llm_factory` hook, so every state (running, finished, failed items, cancelled) is
-reached on demand; everything between the CLI and the plugin's `llmp_batch` hook is the real
-core. The last test runs the whole path against the fake OpenAI Batch API.
+Most tests use a small in-process provider (a `FunctionClient` whose `batch` is the test's own
+`BatchApi`) in a private `Registry`, handed to the CLI through its `llm_factory` hook, so every
+state (running, finished, failed items, cancelled) is reached on demand; everything between the
+CLI and the client's batch API is the real core. The last test runs the whole path against the
+fake OpenAI Batch API.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import io
 import json
 import sys
 import time
-import types
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,67 +21,63 @@ import pytest
 
 import llmp
 from llmp._cli import main
-from llmp.types import ClientSettings, Cost, Route, Usage
+from llmp.testing import FunctionClient
+from llmp.types import BatchFailure, BatchResults, BatchStatus, Choice, Cost, Request, Response, Usage
 
 
 class BatchStore:
-    """A provider's batch service: jobs finish when the test says so."""
+    """A provider's batch service (llmp's `BatchApi`): jobs finish when the test says so."""
 
     def __init__(self) -> None:
-        self.jobs: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, str]] = {}
         self.finished = False
         self.cancelled: list[str] = []
 
-    async def op(self, op: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
-        if op == "submit":
-            raw = f"batch_{len(self.jobs)}"
-            prompts = [r.messages[-1]["content"] for r in payload["requests"]]
-            self.jobs[raw] = dict(zip(payload["custom_ids"], prompts, strict=True))
-            return {"id": raw}
-        prompts = self.jobs[payload["id"]]
-        total = len(prompts)
-        if op in ("status", "cancel"):
-            if op == "cancel":
-                self.cancelled.append(payload["id"])
-            state = "cancelling" if op == "cancel" else "completed" if self.finished else "in_progress"
-            done = total if self.finished else 0
-            return {
-                "status": state,
-                "raw_status": state,
-                "counts": {"completed": done, "failed": 0, "total": total},
-            }
-        assert op == "retrieve"
+    async def submit(self, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
+        raw = f"batch_{len(self.jobs)}"
+        prompts = [str(r.messages[-1]["content"]) for r in requests]
+        self.jobs[raw] = dict(zip(custom_ids, prompts, strict=True))
+        return raw
+
+    def _status(self, raw: str, state: str) -> BatchStatus:
+        total = len(self.jobs[raw])
+        done = total if self.finished else 0
+        return BatchStatus(state, state, completed=done, total=total)  # type: ignore[arg-type]
+
+    async def status(self, raw: str) -> BatchStatus:
+        return self._status(raw, "completed" if self.finished else "in_progress")
+
+    async def cancel(self, raw: str) -> BatchStatus:
+        self.cancelled.append(raw)
+        return self._status(raw, "cancelling")
+
+    async def retrieve(self, raw: str) -> BatchResults:
         if not self.finished:
-            return {"done": False}
+            return BatchResults(done=False)
+        prompts = self.jobs[raw]
         ok = {
-            c: {"texts": [f"batch: {p}"], "usage": Usage(10, 0, 4)}
+            c: Response([Choice(text=f"batch: {p}", finish_reason="stop")], Usage(10, 0, 4))
             for c, p in prompts.items()
             if p != "doomed"
         }
-        bad = {c: {"kind": "expired", "message": "window ended"} for c, p in prompts.items() if p == "doomed"}
-        return {"done": True, "results": ok, "errors": bad}
+        bad = {c: BatchFailure("expired", "window ended") for c, p in prompts.items() if p == "doomed"}
+        return BatchResults(True, ok, bad)
+
+
+def texts(record: Any) -> list[str]:
+    """The sample texts of one result line (its ``response`` is `Response.to_dict()`)."""
+    return [choice["text"] for choice in record["response"]["choices"]]
+
+
+def toy_price(model: str, usage: Usage, mode: str) -> Cost:
+    rate = 0.5 if mode == "batch" else 1.0
+    return Cost(usage.input_tokens * rate / 1e6, 0.0, usage.output_tokens * rate / 1e6)
 
 
 def registry_with(store: BatchStore) -> llmp.Registry:
-    def llmp_routes() -> list[Route]:
-        return [Route("toy/*", "toy", api="toy")]
-
-    def llmp_create_client(provider: str, settings: ClientSettings) -> object | None:
-        return store if settings.api == "toy" else None
-
-    def llmp_batch(client: object, op: str, payload: Mapping[str, Any]) -> Any:
-        return client.op(op, payload) if isinstance(client, BatchStore) else None
-
-    def llmp_price(provider: str, model: str, usage: Usage, mode: str) -> Cost | None:
-        if provider != "toy":
-            return None
-        rate = 0.5 if mode == "batch" else 1.0
-        return Cost(usage.input_tokens * rate / 1e6, 0.0, usage.output_tokens * rate / 1e6)
-
-    plugin = types.SimpleNamespace(__name__="toy")
-    for hook in (llmp_routes, llmp_create_client, llmp_batch, llmp_price):
-        setattr(plugin, hook.__name__, llmp.hookimpl(hook))
-    return llmp.Registry(load_entry_points=False, plugins=[plugin])
+    client = FunctionClient(lambda request: "live", price=toy_price)  # type: ignore[arg-type]
+    client.batch = store  # type: ignore[assignment]
+    return client.registry("toy/*", provider="toy")
 
 
 @pytest.fixture
@@ -127,16 +123,23 @@ def test_submit_status_retrieve_from_separate_invocations(
 
     store.finished = True
     code, out, _ = cli(["batch", "status", batch_id, "-m", "toy/model", "--json"], store, capsys, monkeypatch)
-    assert json.loads(out)["counts"] == {"completed": 2, "failed": 0, "total": 2}
+    status = json.loads(out)
+    assert (status["status"], status["completed"], status["failed"], status["total"]) == (
+        "completed",
+        2,
+        0,
+        2,
+    )
+    assert status["done"] is True
     target = tmp_path / "results.jsonl"
     code, out, err = cli(
         ["batch", "retrieve", batch_id, "-m", "toy/model", "-o", str(target)], store, capsys, monkeypatch
     )
     assert (code, out) == (0, "")
     lines = [json.loads(line) for line in target.read_text().splitlines()]
-    assert lines == [
-        {"index": 0, "outputs": ["batch: first"], "error": None},
-        {"index": 1, "outputs": ["batch: second"], "error": None},
+    assert [(line["index"], texts(line), line["error"]) for line in lines] == [
+        (0, ["batch: first"], None),
+        (1, ["batch: second"], None),
     ]
     # Two items of 10 in / 4 out tokens at the batch rate (half of 1 USD per million).
     assert "2 results, 0 failed" in err
@@ -155,8 +158,8 @@ def test_retrieve_to_stdout_reports_failed_items(
     code, out, err = cli(["batch", "retrieve", out.strip(), "-m", "toy/m"], store, capsys, monkeypatch)
     assert code == 1
     first, second = (json.loads(line) for line in out.splitlines())
-    assert first["outputs"] == ["batch: fine"]
-    assert second["outputs"] is None
+    assert texts(first) == ["batch: fine"]
+    assert second["response"] is None
     assert second["error"]["type"] == "BatchItemError"
     assert "window ended" in second["error"]["message"]
     assert "2 results, 1 failed" in err
@@ -207,7 +210,7 @@ def test_against_the_fake_openai_batch_api(
     target = tmp_path / "results.jsonl"
     code, _, err = run("batch", "retrieve", batch_id, "-m", "gpt-4.1-mini", "-o", str(target))
     assert code == 0, err
-    outputs = [json.loads(line)["outputs"] for line in target.read_text().splitlines()]
+    outputs = [texts(json.loads(line)) for line in target.read_text().splitlines()]
     assert outputs == [["Echo: first question"], ["Echo: second question"], ["Echo: third question"]]
     assert "3 results, 0 failed" in err
     assert not [r for r in fake_openai.requests if r.path == "/v1/chat/completions"]

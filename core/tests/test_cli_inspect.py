@@ -68,13 +68,13 @@ def test_plugins_lists_distributions_versions_and_hooks(
     openai = plugins["llmp-openai"]
     assert openai["name"] == "openai"
     assert openai["version"]
-    assert {"llmp_routes", "llmp_create_client", "llmp_call", "llmp_stream", "llmp_price"} <= set(
-        openai["hooks"]
-    )
+    assert set(openai["hooks"]) == {"llmp_routes", "llmp_apis", "llmp_price"}
+    assert openai["apis"] == ["openai"]
     code, out, _ = cli(["plugins"], capsys, monkeypatch)
-    row = next(line.split(None, 3) for line in out.splitlines() if line.startswith("llmp-openai "))
+    row = next(line.split(None, 4) for line in out.splitlines() if line.startswith("llmp-openai "))
     assert row[2] == "openai"
-    assert "create_client" in row[3]
+    assert row[3] == "openai"  # the wire API it registers
+    assert "apis" in row[4]
 
 
 # -- cache -----------------------------------------------------------------------------------

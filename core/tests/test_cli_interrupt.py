@@ -37,12 +37,12 @@ RUNS = 8
 NOISE = ("Traceback", "RuntimeError", "Exception ignored", "Task was destroyed", "never awaited")
 
 
-@pytest.fixture
 def texts(record: Any) -> list[str]:
     """The sample texts of one checkpoint line (its ``response`` is `Response.to_dict()`)."""
     return [choice["text"] for choice in record["response"]["choices"]]
 
 
+@pytest.fixture
 def env(fake_openai: FakeOpenAIServer, tmp_path: Path) -> dict[str, str]:
     """The fixture's server, cache and key (already in os.environ), and no user config."""
     fake_openai.ttft = 0.02  # a job of 2,000 prompts lasts a few seconds

@@ -228,3 +228,20 @@ def test_the_progress_bar_counts_this_job_only(make_llm: MakeLLM, capsys: pytest
     bar = capsys.readouterr().err
     assert "out 3 tok" in bar, bar
     assert llm.usage.output_tokens == 18
+
+
+def test_a_failed_item_is_recorded_in_the_checkpoint_with_its_error(
+    make_llm: MakeLLM, tmp_path: Path
+) -> None:
+    def answer(request: Request) -> str:
+        if request.messages[-1]["content"] == "bad":
+            raise errors.BadRequestError("refused", provider="test", status_code=400)
+        return "ok"
+
+    out = tmp_path / "job.jsonl"
+    llm, _ = make_llm(answer, cache=False)
+    llm.generate(["a", "bad", "c"], on_error="return", output_jsonl=out)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line["index"] for line in lines] == [0, 1, 2]
+    assert lines[1]["response"] is None
+    assert lines[1]["error"]["type"] == "BadRequestError"

@@ -14,6 +14,8 @@ import pytest
 
 from llmp.errors import MalformedResponseError
 from llmp.testing import _gemini_wire, _openai_wire
+from llmp.testing._openai_answer import text_choice
+from llmp.testing._openai_render import Completion, stream_steps
 from llmp.wire import ServerSentEvent, SSEDecoder
 
 
@@ -54,10 +56,10 @@ def decode(reads: list[bytes], **options: object) -> list[ServerSentEvent]:
 
 
 def openai_stream() -> bytes:
-    choice = _openai_wire.plan_choice("one two three four", max_tokens=None, stop=[], chunk_count=4)
+    choice = text_choice("one two three four", max_tokens=None, stop=[], chunk_count=4)
     usage = _openai_wire.make_usage(5, choice.completion_tokens, cached=0, reasoning=0)
-    completion = _openai_wire.Completion("chatcmpl-1", 1_700_000_000, "gpt-4.1-mini", [choice], usage)
-    return b"".join(_openai_wire.stream_steps(completion, include_usage=True))
+    completion = Completion("chatcmpl-1", 1_700_000_000, "gpt-4.1-mini", [choice], usage)
+    return b"".join(stream_steps(completion, include_usage=True))
 
 
 def gemini_stream() -> bytes:

@@ -166,15 +166,15 @@ async def _answer(
                 return spec.outputs(response, target.provider), None
             except ValueError:
                 pass  # no longer valid for this call: ask again
-    if spec.max_turns is not None:
-        response = await run_tool_loop(target, item.messages, spec, key)
-    else:
-        response = await target.answer(item.prepared, spec.parser, item.prefetched, key)
     try:
+        if spec.max_turns is not None:
+            response = await run_tool_loop(target, item.messages, spec, key)
+        else:
+            response = await target.answer(item.prepared, spec.parser, item.prefetched, key)
         output = spec.outputs(response, target.provider)
     except LLMPError as error:
         if checkpoint is not None and key is not None:
-            checkpoint.write(index, key, None, error)
+            checkpoint.write(index, key, None, error)  # a failed item is tried again on resume
         raise
     if checkpoint is not None and key is not None:
         checkpoint.write(index, key, response.to_dict(), None)
