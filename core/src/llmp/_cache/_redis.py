@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,6 +39,24 @@ _CONNECT_TIMEOUT = 2.0
 _TIMEOUT = 5.0
 # Connections per event loop: a pipelined window needs one; 64 GETs in flight need more.
 _POOL_SIZE = 64
+#: Seconds an in-flight claim outlives its owner's last renewal: how long the askers of a prompt
+#: wait for a process that was killed mid-request before asking themselves.
+LEASE_ENV = "LLMP_CACHE_LEASE"
+
+
+def _lease_from_env() -> float:
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE
+    try:
+        lease = float(raw)
+    except ValueError:
+        lease = math.nan
+    if not (math.isfinite(lease) and lease > 0):
+        raise CacheError(
+            f"{LEASE_ENV}={raw!r} must be a positive number of seconds (default {DEFAULT_LEASE:g})"
+        )
+    return lease
 
 
 def _check_url(url: str, location: str) -> None:
@@ -57,6 +77,8 @@ class RedisCache:
 
     `ttl`: default lifetime in seconds of entries written without one (None: forever). Reaches
     Redis at construction and raises CacheError naming the URL (password masked) if it cannot.
+    In-flight claims last `LLMP_CACHE_LEASE` seconds past their owner's last renewal (default
+    60; renewed every third of it).
     """
 
     backend = "redis"
@@ -73,6 +95,7 @@ class RedisCache:
         self.location = mask_url(url)
         _check_url(url, self.location)
         self.ttl = check_ttl(ttl)
+        self.lease = _lease_from_env()
         redis, redis_asyncio = import_redis()
         self._value_prefix = f"{prefix}cache:"
         self.claim_prefix = f"{prefix}claim:"
@@ -223,15 +246,16 @@ class RedisCache:
         await self.health.run(lambda: client.set(self.name(key), text, px=px), None, write=True)
 
     @contextlib.asynccontextmanager
-    async def claim(self, key: str, *, lease: float = DEFAULT_LEASE) -> AsyncIterator[Claim]:
-        """In-flight de-duplication across processes and machines (see `_redis_claim`)."""
+    async def claim(self, key: str, *, lease: float | None = None) -> AsyncIterator[Claim]:
+        """In-flight de-duplication across processes and machines (see `_redis_claim`); `lease`
+        defaults to `self.lease`."""
         from llmp._cache._redis_claim import remote_claim
 
         async with self._claims.hold(key, self.aget) as local:
             if not local.owner:
                 yield local
             else:
-                async with remote_claim(self, key, lease) as remote:
+                async with remote_claim(self, key, self.lease if lease is None else lease) as remote:
                     yield remote
 
     # -- closing -----------------------------------------------------------------------------
