@@ -26,7 +26,7 @@ from llmp._target import Target
 from llmp._toolloop import run_tool_loop
 from llmp._usage import UsageStats
 from llmp.errors import ConfigurationError
-from llmp.types import ChatMessage, Chunk, EmbedRequest, Response, SupportsEmbed
+from llmp.types import Capabilities, ChatMessage, Chunk, EmbedRequest, Response, SupportsEmbed
 
 __all__ = ["LLM"]
 
@@ -200,6 +200,13 @@ class LLM(JobMethods, BatchMethods):
             spent=budget.spent if budget else None,
             reserved=budget.reserved if budget else None,
         )
+
+    def capabilities(self) -> Capabilities:
+        """What the client can honour for this model (for a set of deployments: the first's):
+        tools, structured output, reasoning, images, embeddings, batch, and the extra parameters
+        it takes. Asks the plugin once and sends no request. A request needing a capability the
+        model lacks is refused with `llmp.errors.UnsupportedFeatureError` before it is sent."""
+        return self._engine.capabilities()
 
     @property
     def total_input_tokens(self) -> int:

@@ -152,6 +152,15 @@ def build_parser() -> argparse.ArgumentParser:
     routes.add_argument("model", nargs="?", help="show only how this model (or alias) is routed")
     routes.add_argument("--json", action="store_true", help="machine-readable output")
 
+    capabilities = _add(
+        sub,
+        "capabilities",
+        "llmp._cli._capabilities:capabilities",
+        "what each model's client supports: tools, schemas, reasoning, images, batch (no request sent)",
+    )
+    capabilities.add_argument("models", nargs="+", metavar="MODEL", help="models (or aliases) to compare")
+    capabilities.add_argument("--json", action="store_true", help="machine-readable output")
+
     plugins = _add(
         sub, "plugins", "llmp._cli._inspect:plugins", "installed plugin distributions, versions and hooks"
     )
