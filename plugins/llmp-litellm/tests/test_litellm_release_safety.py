@@ -8,6 +8,8 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
+from llmp.testing import FakeAnthropicServer
+
 # Releases of litellm published by an attacker: 1.82.7, 1.82.8 and every 1.107.x.
 KNOWN_BAD = ("1.82.7", "1.82.8", "1.107.0", "1.107.1", "1.107.3", "1.107.12", "1.107.0rc1")
 
@@ -74,3 +76,49 @@ def test_importing_litellm_never_reaches_the_network() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "attempts: []", out.stdout + out.stderr
+
+
+# litellm 1.8x also fetches Anthropic's beta-header table from GitHub on its first Anthropic
+# request (LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS turns that off); a call must resolve no host but
+# the local fake's.
+_CALL_WITHOUT_NETWORK = """
+import os, socket, sys
+real = socket.getaddrinfo
+looked_up = []
+
+def only_local(host, *args, **kwargs):
+    looked_up.append(host)
+    if host not in ("127.0.0.1", "localhost"):
+        raise OSError("network access is blocked in this test")
+    return real(host, *args, **kwargs)
+
+socket.getaddrinfo = only_local
+os.environ.pop("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", None)
+
+from pydantic import BaseModel
+import llmp
+
+class City(BaseModel):
+    name: str
+
+def weather(city: str) -> str:
+    '''The weather.'''
+    return "sunny"
+
+with llmp.LLM("anthropic/claude-sonnet-4-5", cache=False) as llm:
+    llm.generate(["a city"], response_format=City)
+    llm.complete("weather in Paris?", tools=[weather], max_turns=2)
+print("remote:", sorted({h for h in looked_up if h not in ("127.0.0.1", "localhost")}))
+"""
+
+
+def test_an_anthropic_call_resolves_no_host_but_the_server_s(fake_anthropic: FakeAnthropicServer) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _CALL_WITHOUT_NETWORK],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "remote: []", out.stdout + out.stderr

@@ -4,8 +4,9 @@ provider nobody else serves.
 Every call runs on litellm's own event loop (`llmp_litellm._loops` says why) and is awaited from
 the caller's. litellm is imported there on the first request: importing it takes seconds, and on
 the caller's loop it would stall every other provider's requests in flight (a ``multi_generate``
-over OpenAI, Gemini and Anthropic). ``LITELLM_LOCAL_MODEL_COST_MAP`` is set first so that the
-import reads litellm's bundled price map instead of fetching one from the network.
+over OpenAI, Gemini and Anthropic). ``LITELLM_LOCAL_MODEL_COST_MAP`` and
+``LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS`` are set first so that litellm reads its bundled price map
+and Anthropic beta-header table instead of fetching them from the network.
 
 For Anthropic we hand litellm its HTTP handler (``client=``), one per base URL, kept for the life
 of the process and closed at exit; the catch-all cannot (its OpenAI-compatible providers want an
@@ -34,13 +35,16 @@ _litellm: ModuleType | None = None
 
 
 def import_litellm() -> ModuleType:
-    """Import litellm without touching the network, once, and quiet its stdout banners."""
+    """Import litellm, once, set up never to touch the network, and quiet its stdout banners."""
     global _litellm
     if _litellm is not None:
         return _litellm
     with _import_lock:
         if _litellm is None:
             os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            # litellm's bundled Anthropic beta-header table, not a fetch from GitHub on the first
+            # Anthropic request (which also stalls that request for up to 5 s offline).
+            os.environ.setdefault("LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS", "True")
             try:
                 import litellm
             except ImportError as exc:  # pragma: no cover - exercised only in broken installs
