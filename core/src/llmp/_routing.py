@@ -24,15 +24,31 @@ _GLOB_CHARS = frozenset("*?[")
 _INSTALL_HINTS: tuple[tuple[str, str], ...] = (
     ("gemini/", "llmp-gemini"),
     ("together_ai/", "llmp-together"),
-    ("openai/", "llmp-openai"),
-    ("gpt-", "llmp-openai"),
-    ("chatgpt-", "llmp-openai"),
-    ("o1", "llmp-openai"),
-    ("o3", "llmp-openai"),
-    ("o4", "llmp-openai"),
-    ("sambanova/", "llmp-openai"),
-    ("openrouter/", "llmp-openai"),
-    ("local/", "llmp-openai"),
+    *(
+        (prefix, "llmp-openai")
+        for prefix in (
+            "openai/",
+            "gpt-",
+            "chatgpt-",
+            "o1",
+            "o3",
+            "o4",
+            "text-embedding-",
+            "local/",
+            "ollama/",
+            "dashscope/",
+            "deepinfra/",
+            "deepseek/",
+            "fireworks_ai/",
+            "groq/",
+            "mistral/",
+            "openrouter/",
+            "sambanova/",
+            "xai/",
+            "zai/",
+            "zhipu/",
+        )
+    ),
 )
 
 
