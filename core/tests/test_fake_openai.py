@@ -33,7 +33,7 @@ from llmp.testing import (
     slow,
     truncated_stream,
 )
-from llmp.testing._openai_wire import split_pieces
+from llmp.testing._wire import split_pieces
 
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello big world"}]
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$|^(\d+)ms$")

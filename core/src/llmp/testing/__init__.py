@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from llmp.testing._conformance import ProviderConformance
     from llmp.testing._fake_openai import FakeOpenAIServer
     from llmp.testing._fake_openai_app import FakeOpenAIApp
-    from llmp.testing._fake_openai_state import DEFAULT_MODELS, FakeOpenAIState, RequestRecord
+    from llmp.testing._fake_openai_state import DEFAULT_MODELS, FakeOpenAIState
+    from llmp.testing._fake_state import RequestRecord
     from llmp.testing._faults import (
         EchoKey,
         Fault,
@@ -89,7 +90,7 @@ _HOMES = {
     "DEFAULT_MODELS": "_fake_openai_state",
     "FakeOpenAIApp": "_fake_openai_app",
     "FakeOpenAIState": "_fake_openai_state",
-    "RequestRecord": "_fake_openai_state",
+    "RequestRecord": "_fake_state",
     "default_reply": "_openai_wire",
     "format_duration": "_openai_wire",
     "BackgroundServer": "_server",

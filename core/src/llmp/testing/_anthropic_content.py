@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmp.testing._openai_wire import ErrorResponse
+from llmp.testing._wire import ErrorResponse
 
 __all__ = ["STRUCTURED_OUTPUTS_BETA", "Facts", "read_content", "sign", "thinking_budget"]
 

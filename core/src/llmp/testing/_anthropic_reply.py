@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmp.testing._anthropic_content import sign
-from llmp.testing._openai_wire import count_tokens, split_pieces
 from llmp.testing._script import Plan
+from llmp.testing._wire import count_tokens, split_pieces
 
 __all__ = ["Block", "Reply", "empty_reply", "make_usage", "message_body", "plan_reply", "stream_steps"]
 

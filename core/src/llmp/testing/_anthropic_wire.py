@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmp.headers import parse_duration
 from llmp.testing._anthropic_content import Facts, read_content
 from llmp.testing._faults import StatusError
-from llmp.testing._openai_wire import ErrorResponse, count_tokens, message_text
+from llmp.testing._ratelimit import Budgets
+from llmp.testing._wire import ErrorResponse, count_tokens, message_text
 
 API_VERSION = "2023-06-01"
 JSON = (b"content-type", b"application/json")
@@ -173,17 +173,15 @@ def rfc3339(timestamp: float) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def rate_limit_headers(openai_style: Iterable[tuple[bytes, bytes]], now: float) -> list[tuple[bytes, bytes]]:
+def rate_limit_headers(budgets: Budgets, now: float) -> list[tuple[bytes, bytes]]:
     """Anthropic's ``anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`` headers from the
-    shared limiter's ``x-ratelimit-*`` ones (reset becomes an RFC 3339 time, not a duration)."""
+    shared limiter's budgets (reset is an RFC 3339 time, not a duration)."""
     out: list[tuple[bytes, bytes]] = []
-    for name, value in openai_style:
-        if not name.startswith(b"x-ratelimit-"):
-            continue
-        field, _, kind = name[len(b"x-ratelimit-") :].partition(b"-")
-        if field == b"reset":
-            value = rfc3339(now + (parse_duration(value.decode()) or 0.0)).encode()
-        out.append((b"anthropic-ratelimit-" + kind + b"-" + field, value))
+    for kind, budget in ((b"requests", budgets.requests), (b"tokens", budgets.tokens)):
+        prefix = b"anthropic-ratelimit-" + kind
+        out.append((prefix + b"-limit", b"%d" % budget.limit))
+        out.append((prefix + b"-remaining", b"%d" % budget.remaining))
+        out.append((prefix + b"-reset", rfc3339(now + budget.reset).encode()))
     return out
 
 
@@ -200,19 +198,14 @@ def parse_sse(body: bytes) -> list[tuple[str, Any]]:
 def status_error(fault: StatusError) -> ErrorResponse:
     """A scheduled `StatusError`, in Anthropic's error shape (OpenAI-only types fall back to the
     status's Anthropic type, so the OpenAI helpers such as ``rate_limited()`` work here too)."""
-    headers: list[tuple[bytes, bytes]] = [(b"content-type", fault.content_type.encode())]
-    if fault.retry_after is not None:
-        headers.append((b"retry-after", _number(fault.retry_after)))
-    if fault.retry_after_ms is not None:
-        headers.append((b"retry-after-ms", _number(fault.retry_after_ms)))
-    headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in fault.headers.items())
+    headers = fault.http_headers()
     if fault.raw_body is not None:
         return ErrorResponse(fault.status, fault.raw_body, headers)
     type_, message = error_fields(fault.status, fault.message, fault.type)
     return ErrorResponse(fault.status, error_body(type_, message), headers)
 
 
-def refused(kind: str, retry_after: float, limiter_headers: Any, now: float) -> ErrorResponse:
+def refused(kind: str, retry_after: float, budgets: Budgets, now: float) -> ErrorResponse:
     """The API's 429 when an enforced budget is short; ``retry-after`` is whole seconds, rounded up."""
     what = "requests" if kind == "requests" else "request tokens"
     message = (
@@ -220,12 +213,7 @@ def refused(kind: str, retry_after: float, limiter_headers: Any, now: float) -> 
         "(https://docs.claude.com/en/api/rate-limits); see the response headers for current usage. "
         "Please reduce the prompt length or the maximum tokens requested, or try again later."
     )
-    headers = [JSON, *rate_limit_headers(limiter_headers, now)]
+    headers = [JSON, *rate_limit_headers(budgets, now)]
     if not math.isinf(retry_after):
         headers.append((b"retry-after", b"%d" % math.ceil(retry_after)))
     return ErrorResponse(429, error_body("rate_limit_error", message), headers)
-
-
-def _number(value: float) -> bytes:
-    # "2" rather than "2.0": clients parse retry-after as an integer, as HTTP specifies.
-    return b"%d" % value if value == int(value) else repr(value).encode()

@@ -5,14 +5,14 @@ does, answers with Anthropic's message JSON or its SSE event stream, sends the
 ``anthropic-ratelimit-*`` and ``request-id`` headers, records every request and injects the faults of
 `llmp.testing._faults` with errors in Anthropic's ``{"type": "error", "error": {...}}`` shape.
 
-The knobs, fault schedule, records, counters and rate-limit buckets are the fake OpenAI server's
-(`FakeOpenAIState`), so both fakes behave the same way for a test; only the wire differs.
+The knobs, fault schedule, records, counters and rate-limit buckets are the shared
+`llmp.testing._fake_state.FakeServerState`, as the fake OpenAI server's are, so both fakes behave
+the same way for a test; only the wire differs.
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -22,8 +22,7 @@ from typing import Any, Self
 from llmp.testing import _anthropic_reply as replies
 from llmp.testing import _anthropic_wire as wire
 from llmp.testing._fake_anthropic_batch import FakeMessageBatches
-from llmp.testing._fake_openai_app import _pause, _wait_unless_gone
-from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
+from llmp.testing._fake_state import FakeServerState, RequestRecord, TokenCount
 from llmp.testing._faults import (
     EmptyAnswer,
     MalformedChunk,
@@ -33,9 +32,10 @@ from llmp.testing._faults import (
     StreamFault,
     TruncatedStream,
 )
-from llmp.testing._openai_wire import ErrorResponse, ReplyFn, load_json, split_events
 from llmp.testing._script import plan_answer
 from llmp.testing._server import BackgroundServer, Receive, Scope, Send, ServerOptions, reset_stream
+from llmp.testing._waits import pause, wait_unless_gone
+from llmp.testing._wire import ErrorResponse, ReplyFn, load_json, split_events
 
 __all__ = ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
 
@@ -54,7 +54,7 @@ def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
     return value(body) if callable(value) else value
 
 
-class FakeAnthropicServer(FakeOpenAIState):
+class FakeAnthropicServer(FakeServerState):
     """A local Anthropic Messages API for tests and demos.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. Clients reach it at
@@ -108,32 +108,30 @@ class FakeAnthropicServer(FakeOpenAIState):
         options: ServerOptions | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
-        keys = list(api_keys) if api_keys is not None else None
         self.message_batches = FakeMessageBatches()  # before super().__init__, which calls reset()
+        # Knobs of this fake that reset() restores, like the shared ones.
+        self.cache_creation_tokens: TokenCount = cache_creation_tokens
+        self.cache_creation_1h_tokens: TokenCount = cache_creation_1h_tokens
+        self.context_window = context_window
         super().__init__(
             reply_fn=reply_fn or wire.default_reply,
+            models=models if models is not None else DEFAULT_ANTHROPIC_MODELS,
+            key_prefix="sk-ant-test-",
             ttft=ttft,
             token_delay=token_delay,
             chunk_count=chunk_count,
             cached_tokens=cache_read_tokens,
-            api_keys=keys,
+            knobs={
+                "cache_creation_tokens": cache_creation_tokens,
+                "cache_creation_1h_tokens": cache_creation_1h_tokens,
+                "context_window": context_window,
+            },
+            api_keys=api_keys,
             rpm=rpm,
             tpm=tpm,
-            models=models if models is not None else DEFAULT_ANTHROPIC_MODELS,
             strict_models=strict_models,
             record=record,
             clock=clock,
-        )
-        if not keys:
-            self.api_key = "sk-ant-test-" + secrets.token_hex(12)
-        # Two more knobs that reset() restores, like the shared ones.
-        self.cache_creation_tokens: TokenCount = cache_creation_tokens
-        self.cache_creation_1h_tokens: TokenCount = cache_creation_1h_tokens
-        self.context_window = context_window
-        self._defaults.update(
-            cache_creation_tokens=cache_creation_tokens,
-            cache_creation_1h_tokens=cache_creation_1h_tokens,
-            context_window=context_window,
         )
         self._server = BackgroundServer(self, options=options)
 
@@ -287,9 +285,7 @@ class FakeAnthropicServer(FakeOpenAIState):
         record.fault = fault
         if isinstance(fault, StatusError):
             raise wire.status_error(fault)
-        if isinstance(fault, Slow) and not await _wait_unless_gone(
-            receive, fault.seconds, self._wake_event()
-        ):
+        if isinstance(fault, Slow) and not await wait_unless_gone(receive, fault.seconds, self._wake_event()):
             return  # the client gave up; nobody is listening for an answer
         ttft, token_delay = self.ttft, self.token_delay  # read once: a test may change them meanwhile
         empty = fault if isinstance(fault, EmptyAnswer) else None
@@ -298,12 +294,12 @@ class FakeAnthropicServer(FakeOpenAIState):
         admission = self._limiter.admit(total)
         now = time.time()
         if admission.refused is not None:
-            raise wire.refused(admission.refused, admission.retry_after, admission.headers, now)
-        headers = [(b"request-id", request_id.encode()), *wire.rate_limit_headers(admission.headers, now)]
+            raise wire.refused(admission.refused, admission.retry_after, admission.budgets, now)
+        headers = [(b"request-id", request_id.encode()), *wire.rate_limit_headers(admission.budgets, now)]
         stream_fault = fault if isinstance(fault, StreamFault) else None
         if request.stream:
             steps = replies.stream_steps(message_id, request.model, reply, usage)
-            if ttft > 0 and not await _pause(send, ttft):
+            if ttft > 0 and not await pause(send, ttft):
                 return
             headers.insert(0, _SSE)
             if stream_fault is not None:
@@ -316,7 +312,7 @@ class FakeAnthropicServer(FakeOpenAIState):
                 await self._stream(record, send, headers, steps, token_delay)
             return
         wait = ttft + token_delay * max(len(reply.pieces) - 1, 0)
-        if wait > 0 and not await _pause(send, wait):
+        if wait > 0 and not await pause(send, wait):
             return
         headers.insert(0, wire.JSON)
         body = replies.message_body(message_id, request.model, reply, usage)
@@ -374,7 +370,7 @@ class FakeAnthropicServer(FakeOpenAIState):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         last = len(steps) - 1
         for i, step in enumerate(steps):
-            if i and not await _pause(send, token_delay):
+            if i and not await pause(send, token_delay):
                 return  # the client left mid-stream: stop generating, as a real server does
             await send({"type": "http.response.body", "body": step, "more_body": i < last})
 

@@ -49,11 +49,11 @@ from typing import TYPE_CHECKING, Any
 from llmp.testing import _anthropic_reply as replies
 from llmp.testing import _anthropic_wire as wire
 from llmp.testing._faults import BodyPredicate
-from llmp.testing._openai_wire import ErrorResponse, load_json
+from llmp.testing._wire import ErrorResponse, load_json
 
 if TYPE_CHECKING:
     from llmp.testing._fake_anthropic import FakeAnthropicServer
-    from llmp.testing._fake_openai_state import RequestRecord
+    from llmp.testing._fake_state import RequestRecord
     from llmp.testing._server import Send
 
 __all__ = ["FakeMessageBatches"]

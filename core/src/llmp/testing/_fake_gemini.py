@@ -40,7 +40,6 @@ from llmp.testing._faults import (
 )
 from llmp.testing._gemini_answer import answer, empty_reply
 from llmp.testing._gemini_request import GenerateRequest, parse_generate_request
-from llmp.testing._openai_wire import ErrorResponse, load_json
 from llmp.testing._server import (
     BackgroundServer,
     Receive,
@@ -50,6 +49,7 @@ from llmp.testing._server import (
     client_gone,
     reset_stream,
 )
+from llmp.testing._wire import ErrorResponse, ReplyFn, load_json
 
 __all__ = ["FakeGeminiServer", "GeminiRequestRecord"]
 
@@ -113,7 +113,7 @@ class FakeGeminiServer:
     def __init__(
         self,
         *,
-        reply_fn: wire.ReplyFn | None = None,
+        reply_fn: ReplyFn | None = None,
         ttft: float = 0.0,
         token_delay: float = 0.0,
         chunk_count: int | None = None,
@@ -139,7 +139,7 @@ class FakeGeminiServer:
             "empty_text": empty_text,
             "max_candidates": max_candidates,
         }
-        self.reply_fn: wire.ReplyFn = wire.default_reply
+        self.reply_fn: ReplyFn = wire.default_reply
         self.ttft = 0.0
         self.token_delay = 0.0
         self.chunk_count: int | None = None

@@ -47,7 +47,7 @@ from urllib.parse import parse_qs
 
 from llmp.testing import _gemini_request as request_wire
 from llmp.testing import _gemini_wire as wire
-from llmp.testing._openai_wire import ErrorResponse
+from llmp.testing._wire import ErrorResponse
 
 if TYPE_CHECKING:
     from llmp.testing._fake_gemini import FakeGeminiServer, GeminiRequestRecord

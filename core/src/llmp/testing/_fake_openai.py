@@ -9,9 +9,9 @@ from types import TracebackType
 from typing import Self
 
 from llmp.testing._fake_openai_app import FakeOpenAIApp
-from llmp.testing._fake_openai_state import TokenCount
-from llmp.testing._openai_wire import ReplyFn
+from llmp.testing._fake_state import TokenCount
 from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer, spawn_server
+from llmp.testing._wire import ReplyFn
 
 __all__ = ["FakeOpenAIServer"]
 

@@ -5,7 +5,6 @@ The hot path (no faults, no delays) does one JSON parse, one render and one body
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import logging
@@ -15,7 +14,8 @@ from typing import Any
 
 from llmp.testing import _openai_wire as wire
 from llmp.testing._fake_openai_batch import FakeBatches
-from llmp.testing._fake_openai_state import FakeOpenAIState, RequestRecord, TokenCount
+from llmp.testing._fake_openai_state import FakeOpenAIState
+from llmp.testing._fake_state import RequestRecord, TokenCount
 from llmp.testing._faults import (
     EchoKey,
     EmptyAnswer,
@@ -30,9 +30,12 @@ from llmp.testing._faults import (
 )
 from llmp.testing._openai_answer import empty_choices, plan_choices, reasoning_words
 from llmp.testing._openai_embeddings import embeddings_body
+from llmp.testing._openai_errors import echo_key_error, rate_limit_headers, rate_limit_refusal, status_error
 from llmp.testing._openai_render import Completion, open_events, stream_steps
 from llmp.testing._openai_request import ChatRequest, parse_chat_request
-from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, client_gone, reset_stream
+from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, reset_stream
+from llmp.testing._waits import pause, wait_unless_gone
+from llmp.testing._wire import ErrorResponse, load_json, split_events
 
 _JSON = (b"content-type", b"application/json")
 # Only headers clients use: each one costs the server an HPACK encode and h2 validation per
@@ -41,36 +44,6 @@ _SSE = (b"content-type", b"text/event-stream; charset=utf-8")
 _VERSION = (b"openai-version", b"2020-10-01")
 _MALFORMED = b"data: {not json\n\n"
 _log = logging.getLogger(__name__)
-
-
-async def _pause(send: Send, seconds: float) -> bool:
-    """Sleep, then say whether the client is still there to answer.
-
-    Answering a connection that closed during the sleep would block in hypercorn's HTTP/2 code
-    forever (the request would stay counted in flight), and a real server stops generating when
-    the client leaves. A plain sleep plus an attribute check costs far less per request than a
-    task watching for ``http.disconnect``, which matters at high concurrency.
-    """
-    await asyncio.sleep(seconds)
-    return not client_gone(send)
-
-
-async def _wait_unless_gone(receive: Receive, seconds: float, wake: asyncio.Event) -> bool:
-    """Wait ``seconds`` or until ``wake`` is set (a reset); False if the client left first."""
-
-    async def disconnected() -> None:
-        # The body has been read, so the only message left to come is the disconnect.
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    gone = asyncio.ensure_future(disconnected())
-    woken = asyncio.ensure_future(wake.wait())
-    try:
-        done, _ = await asyncio.wait((gone, woken), timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-        woken.cancel()
-    return gone not in done
 
 
 def _padding_event(completion: Completion, size: int) -> bytes:
@@ -137,8 +110,12 @@ class FakeOpenAIApp(FakeOpenAIState):
         request_id = f"{self._id_prefix}{self._next_id:010x}"
         try:
             await self._route(record, request_id, started, receive, send)
-        except wire.ErrorResponse as reply:
-            headers_out = [*reply.headers, *self._common(request_id, started), *self._limiter.peek()]
+        except ErrorResponse as reply:
+            headers_out = [
+                *reply.headers,
+                *self._common(request_id, started),
+                *rate_limit_headers(self._limiter.peek()),
+            ]
             if not any(name == b"content-type" for name, _ in headers_out):
                 headers_out.append(_JSON)
             await self._respond(record, send, reply.status, headers_out, reply.body)
@@ -217,17 +194,17 @@ class FakeOpenAIApp(FakeOpenAIState):
                 for m in self.models
             ]
             body = json.dumps({"object": "list", "data": data}).encode()
-            headers = [_JSON, *self._common(request_id, started), *self._limiter.peek()]
+            headers = [_JSON, *self._common(request_id, started), *rate_limit_headers(self._limiter.peek())]
             await self._respond(record, send, 200, headers, body)
         elif record.method == "POST" and record.path == "/v1/embeddings":
             self._check_auth(record)
-            record.body = wire.load_json(record.raw_body)
+            record.body = load_json(record.raw_body)
             fault = self._faults.take(record.body)
             record.fault = fault
             if isinstance(fault, StatusError):
-                raise fault.to_response()
+                raise status_error(fault)
             body = embeddings_body(record.body)
-            headers = [_JSON, *self._common(request_id, started), *self._limiter.peek()]
+            headers = [_JSON, *self._common(request_id, started), *rate_limit_headers(self._limiter.peek())]
             await self._respond(record, send, 200, headers, body)
         elif record.path.startswith(("/v1/files", "/v1/batches")):
             self._check_auth(record)
@@ -240,7 +217,7 @@ class FakeOpenAIApp(FakeOpenAIState):
     async def _chat(
         self, record: RequestRecord, request_id: str, started: float, receive: Receive, send: Send
     ) -> None:
-        record.body = wire.load_json(record.raw_body)
+        record.body = load_json(record.raw_body)
         request = parse_chat_request(record.body, self.reasoning_field)
         if self.strict_models and request.model not in self.models:
             raise wire.invalid(
@@ -251,25 +228,23 @@ class FakeOpenAIApp(FakeOpenAIState):
         fault = self._faults.take(request.body)
         record.fault = fault
         if isinstance(fault, StatusError):
-            raise fault.to_response()
+            raise status_error(fault)
         if isinstance(fault, EchoKey):
-            raise fault.to_response(record.headers.get("authorization", ""))
-        if isinstance(fault, Slow) and not await _wait_unless_gone(
-            receive, fault.seconds, self._wake_event()
-        ):
+            raise echo_key_error(fault, record.headers.get("authorization", ""))
+        if isinstance(fault, Slow) and not await wait_unless_gone(receive, fault.seconds, self._wake_event()):
             return  # the client gave up; nobody is listening for an answer
         # Read the knobs once: a test may change them while this request is being answered.
         ttft, token_delay = self.ttft, self.token_delay
         completion = self._complete(request, request_id, fault if isinstance(fault, EmptyAnswer) else None)
         admission = self._limiter.admit(completion.usage["total_tokens"])
         if admission.refused is not None:
-            raise admission.to_response(request.model, completion.usage["total_tokens"])
+            raise rate_limit_refusal(admission, request.model, completion.usage["total_tokens"])
         stream_fault = fault if isinstance(fault, StreamFault) else None
         if request.stream:
             steps = stream_steps(completion, include_usage=request.include_usage)
-            if ttft > 0 and not await _pause(send, ttft):
+            if ttft > 0 and not await pause(send, ttft):
                 return
-            headers = [_SSE, *self._common(request_id, started), *admission.headers]
+            headers = [_SSE, *self._common(request_id, started), *rate_limit_headers(admission.budgets)]
             if isinstance(fault, HugeLine):
                 steps = [_padding_event(completion, fault.size), *steps]
             if isinstance(fault, Trickle):
@@ -277,7 +252,7 @@ class FakeOpenAIApp(FakeOpenAIState):
             elif stream_fault is not None:
                 # A fault always lands before the finish chunks, however late it was asked for.
                 cut = min(stream_fault.after_chunks, open_events(completion))
-                head, _ = wire.split_events(b"".join(steps), cut)
+                head, _ = split_events(b"".join(steps), cut)
                 await self._broken(record, send, headers, head, stream_fault, streaming=True)
             elif token_delay <= 0 or len(steps) == 1:
                 # Same bytes as step by step, in one write: far cheaper at high concurrency.
@@ -287,9 +262,9 @@ class FakeOpenAIApp(FakeOpenAIState):
             return
         depth = max((len(c.pieces) for c in completion.choices), default=0)
         wait = ttft + token_delay * max(depth - 1, 0)
-        if wait > 0 and not await _pause(send, wait):
+        if wait > 0 and not await pause(send, wait):
             return
-        headers = [_JSON, *self._common(request_id, started), *admission.headers]
+        headers = [_JSON, *self._common(request_id, started), *rate_limit_headers(admission.budgets)]
         body = completion.json_body()
         if isinstance(fault, Trickle):
             await self._trickle(record, send, headers, body, fault, streaming=False)
@@ -339,7 +314,7 @@ class FakeOpenAIApp(FakeOpenAIState):
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         last = len(steps) - 1
         for i, step in enumerate(steps):
-            if i and not await _pause(send, token_delay):
+            if i and not await pause(send, token_delay):
                 return  # the client left mid-stream: stop generating, as a real server does
             await send({"type": "http.response.body", "body": step, "more_body": i < last})
 
@@ -367,7 +342,7 @@ class FakeOpenAIApp(FakeOpenAIState):
             body = body[len(slow_part) :]
         for piece in pieces:
             await send({"type": "http.response.body", "body": piece, "more_body": True})
-            if not await _pause(send, fault.interval):
+            if not await pause(send, fault.interval):
                 return  # the client gave up, as it should
         await send({"type": "http.response.body", "body": body, "more_body": False})
 

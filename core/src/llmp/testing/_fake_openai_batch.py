@@ -36,9 +36,10 @@ from llmp.testing import _openai_wire as wire
 from llmp.testing._faults import BodyPredicate
 from llmp.testing._openai_render import Completion
 from llmp.testing._openai_request import ChatRequest, parse_chat_request
+from llmp.testing._wire import ErrorResponse, load_json
 
 if TYPE_CHECKING:
-    from llmp.testing._fake_openai_state import RequestRecord
+    from llmp.testing._fake_state import RequestRecord
 
 __all__ = ["FakeBatches", "FakeFile"]
 
@@ -166,7 +167,7 @@ class FakeBatches:
             case ("GET", ["files", file_id, "content"]):
                 return 200, _BINARY, self._file(file_id).content
             case ("POST", ["batches"]):
-                record.body = wire.load_json(record.raw_body)
+                record.body = load_json(record.raw_body)
                 return _ok(self._batch_json(self._create(record.body), complete))
             case ("GET", ["batches", batch_id]):
                 return _ok(self._batch_json(self._job(batch_id), complete))
@@ -282,7 +283,7 @@ class FakeBatches:
         try:
             answer = complete(parse_chat_request(body), request_id).json_body()
             return _line(custom_id, 200, request_id, json.loads(answer))
-        except wire.ErrorResponse as reply:
+        except ErrorResponse as reply:
             return _line(custom_id, reply.status, request_id, json.loads(reply.body))
 
     def _finish(self, job: _Job, status: str, steps: float) -> None:
@@ -399,7 +400,7 @@ def _parse_input(content: bytes) -> tuple[list[tuple[str, Any]], list[dict[str, 
     for number, raw in enumerate(content.splitlines(), 1):
         if not raw.strip():
             continue
-        data = wire.load_json(raw)
+        data = load_json(raw)
         problem = _line_problem(data, seen)
         # A batch runs one model: OpenAI rejects a file whose lines name different ones.
         if problem is None and model is not None and data["body"].get("model") != model:

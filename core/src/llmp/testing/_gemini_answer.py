@@ -22,8 +22,8 @@ from typing import Any
 from llmp.testing._faults import EmptyAnswer
 from llmp.testing._gemini_request import GenerateRequest, signature
 from llmp.testing._gemini_wire import FINISH_NAMES, Candidate, Reply, plan_candidate
-from llmp.testing._openai_wire import count_tokens
 from llmp.testing._script import plan_answer
+from llmp.testing._wire import count_tokens
 
 __all__ = ["answer", "empty_reply"]
 

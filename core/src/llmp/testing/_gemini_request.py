@@ -25,7 +25,7 @@ from dataclasses import field as dataclass_field
 from typing import Any
 
 from llmp.testing._gemini_wire import error
-from llmp.testing._openai_wire import count_tokens
+from llmp.testing._wire import count_tokens
 
 __all__ = ["GenerateRequest", "field", "parse_generate_request", "signature"]
 

@@ -10,14 +10,12 @@ Tokens are whitespace-separated words, as in the OpenAI fake: deterministic and 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from llmp.testing._faults import StatusError
-from llmp.testing._openai_wire import ErrorResponse, count_tokens, split_pieces
-
-ReplyFn = Callable[[Mapping[str, Any], int], str]
+from llmp.testing._wire import ErrorResponse, count_tokens, split_pieces
 
 # Google sends JSON errors with this exact content type.
 JSON_CONTENT_TYPE = b"application/json; charset=UTF-8"

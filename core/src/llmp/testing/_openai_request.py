@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmp.testing._openai_checks import check_strict, count_images
-from llmp.testing._openai_wire import invalid, message_text
+from llmp.testing._openai_wire import invalid
+from llmp.testing._wire import message_text
 
 __all__ = ["ChatRequest", "parse_chat_request"]
 
