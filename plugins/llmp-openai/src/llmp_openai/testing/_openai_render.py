@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmp.testing._openai_wire import DONE, SYSTEM_FINGERPRINT
 from llmp.testing._wire import WORD, dumps
+from llmp_openai.testing._openai_wire import DONE, SYSTEM_FINGERPRINT
 
 __all__ = ["Choice", "Completion", "ToolCallOut", "open_events", "stream_steps"]
 

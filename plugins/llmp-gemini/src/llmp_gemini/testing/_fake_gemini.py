@@ -22,9 +22,7 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs
 
-from llmp.testing import _gemini_wire as wire
 from llmp.testing._counters import RequestCounter
-from llmp.testing._fake_gemini_batch import FakeGeminiBatches
 from llmp.testing._faults import (
     BodyPredicate,
     EmptyAnswer,
@@ -38,8 +36,6 @@ from llmp.testing._faults import (
     StreamFault,
     TruncatedStream,
 )
-from llmp.testing._gemini_answer import answer, empty_reply
-from llmp.testing._gemini_request import GenerateRequest, parse_generate_request
 from llmp.testing._server import (
     BackgroundServer,
     Receive,
@@ -50,6 +46,10 @@ from llmp.testing._server import (
     reset_stream,
 )
 from llmp.testing._wire import ErrorResponse, ReplyFn, load_json
+from llmp_gemini.testing import _gemini_wire as wire
+from llmp_gemini.testing._fake_gemini_batch import FakeGeminiBatches
+from llmp_gemini.testing._gemini_answer import answer, empty_reply
+from llmp_gemini.testing._gemini_request import GenerateRequest, parse_generate_request
 
 __all__ = ["FakeGeminiServer", "GeminiRequestRecord"]
 
@@ -105,7 +105,8 @@ class FakeGeminiServer:
       asked (Gemini does return fewer).
 
     What it answers (function calls, JSON for a schema, thought summaries and signatures) is
-    `llmp.testing._gemini_answer`; what it refuses, as the API does, `llmp.testing._gemini_request`.
+    `llmp_gemini.testing._gemini_answer`; what it refuses, as the API does,
+    `llmp_gemini.testing._gemini_request`.
     - ``api_keys``: accepted keys; ``None`` accepts any. :attr:`api_key` is one clients can use.
     - ``record``: keep :class:`GeminiRequestRecord` s in :attr:`requests`.
     """
@@ -158,7 +159,7 @@ class FakeGeminiServer:
         self._id_prefix = secrets.token_hex(4)
         self._next_id = 0
         self._server = BackgroundServer(self, options=options)
-        #: Batch mode and the Files API, with their own knobs: `llmp.testing._fake_gemini_batch`.
+        #: Batch mode and the Files API, with their own knobs: `llmp_gemini.testing._fake_gemini_batch`.
         self.batches = FakeGeminiBatches(self)
         self.reset()
 
@@ -214,7 +215,7 @@ class FakeGeminiServer:
     def inject(self, fault: Fault, *, times: int | None = 1, when: BodyPredicate | None = None) -> Injection:
         """Make the next ``times`` generate requests (``None``: all) whose JSON body satisfies
         ``when`` (default: any) fail with ``fault`` (a `StatusError` in Google's shape: see
-        `llmp.testing._gemini_wire.status_error`)."""
+        `llmp_gemini.testing._gemini_wire.status_error`)."""
         return self._faults.add(fault, times=times, when=when)
 
     def cancel(self, injection: Injection) -> None:

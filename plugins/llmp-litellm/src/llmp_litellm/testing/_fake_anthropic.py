@@ -19,9 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from llmp.testing import _anthropic_reply as replies
-from llmp.testing import _anthropic_wire as wire
-from llmp.testing._fake_anthropic_batch import FakeMessageBatches
 from llmp.testing._fake_state import FakeServerState, RequestRecord, TokenCount
 from llmp.testing._faults import (
     EmptyAnswer,
@@ -36,6 +33,9 @@ from llmp.testing._script import plan_answer
 from llmp.testing._server import BackgroundServer, Receive, Scope, Send, ServerOptions, reset_stream
 from llmp.testing._waits import pause, wait_unless_gone
 from llmp.testing._wire import ErrorResponse, ReplyFn, load_json, split_events
+from llmp_litellm.testing import _anthropic_reply as replies
+from llmp_litellm.testing import _anthropic_wire as wire
+from llmp_litellm.testing._fake_anthropic_batch import FakeMessageBatches
 
 __all__ = ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
 
@@ -81,11 +81,11 @@ class FakeAnthropicServer(FakeServerState):
     What it answers is `llmp.testing.plan_answer`'s (tool_use blocks for tools, the schema's
     example for ``output_format``, a signed thinking block when thinking is on, ``stop_reason:
     "refusal"`` for a prompt with REFUSE, ``[saw N image(s)]``), and the requests are checked as
-    the API checks them (`llmp.testing._anthropic_content`). `EmptyAnswer` faults answer one empty
+    the API checks them (`llmp_litellm.testing._anthropic_content`). `EmptyAnswer` faults answer one empty
     text block (``"empty"``) or ``content: []`` (the other shapes; streams without a content block).
 
     The Message Batches API (``/v1/messages/batches``) and its knobs are :attr:`message_batches`
-    (`llmp.testing._fake_anthropic_batch`).
+    (`llmp_litellm.testing._fake_anthropic_batch`).
     """
 
     def __init__(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
-from llmp.testing import _openai_wire as wire
 from llmp.testing._fake_state import FakeServerState, TokenCount
 from llmp.testing._wire import ReplyFn
+from llmp_openai.testing import _openai_wire as wire
 
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini", "o4-mini")
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from typing import Any
 
-from llmp.testing._gemini_wire import error
 from llmp.testing._wire import count_tokens
+from llmp_gemini.testing._gemini_wire import error
 
 __all__ = ["GenerateRequest", "field", "parse_generate_request", "signature"]
 

@@ -12,9 +12,6 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from llmp.testing import _openai_wire as wire
-from llmp.testing._fake_openai_batch import FakeBatches
-from llmp.testing._fake_openai_state import FakeOpenAIState
 from llmp.testing._fake_state import RequestRecord, TokenCount
 from llmp.testing._faults import (
     EchoKey,
@@ -28,14 +25,22 @@ from llmp.testing._faults import (
     Trickle,
     TruncatedStream,
 )
-from llmp.testing._openai_answer import empty_choices, plan_choices, reasoning_words
-from llmp.testing._openai_embeddings import embeddings_body
-from llmp.testing._openai_errors import echo_key_error, rate_limit_headers, rate_limit_refusal, status_error
-from llmp.testing._openai_render import Completion, open_events, stream_steps
-from llmp.testing._openai_request import ChatRequest, parse_chat_request
 from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, reset_stream
 from llmp.testing._waits import pause, wait_unless_gone
 from llmp.testing._wire import ErrorResponse, load_json, split_events
+from llmp_openai.testing import _openai_wire as wire
+from llmp_openai.testing._fake_openai_batch import FakeBatches
+from llmp_openai.testing._fake_openai_state import FakeOpenAIState
+from llmp_openai.testing._openai_answer import empty_choices, plan_choices, reasoning_words
+from llmp_openai.testing._openai_embeddings import embeddings_body
+from llmp_openai.testing._openai_errors import (
+    echo_key_error,
+    rate_limit_headers,
+    rate_limit_refusal,
+    status_error,
+)
+from llmp_openai.testing._openai_render import Completion, open_events, stream_steps
+from llmp_openai.testing._openai_request import ChatRequest, parse_chat_request
 
 _JSON = (b"content-type", b"application/json")
 # Only headers clients use: each one costs the server an HPACK encode and h2 validation per

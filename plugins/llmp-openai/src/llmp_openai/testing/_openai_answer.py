@@ -11,10 +11,10 @@ it in ``completion_tokens_details.reasoning_tokens``.
 from __future__ import annotations
 
 from llmp.testing._faults import EmptyAnswer
-from llmp.testing._openai_render import Choice, ToolCallOut
-from llmp.testing._openai_request import ChatRequest
 from llmp.testing._script import plan_answer
 from llmp.testing._wire import WORD, ReplyFn, count_tokens, split_pieces
+from llmp_openai.testing._openai_render import Choice, ToolCallOut
+from llmp_openai.testing._openai_request import ChatRequest
 
 __all__ = ["empty_choices", "plan_choices", "reasoning_words", "split_fragments", "text_choice"]
 

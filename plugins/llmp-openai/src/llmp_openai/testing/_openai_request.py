@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmp.testing._openai_checks import check_strict, count_images
-from llmp.testing._openai_wire import invalid
 from llmp.testing._wire import message_text
+from llmp_openai.testing._openai_checks import check_strict, count_images
+from llmp_openai.testing._openai_wire import invalid
 
 __all__ = ["ChatRequest", "parse_chat_request"]
 

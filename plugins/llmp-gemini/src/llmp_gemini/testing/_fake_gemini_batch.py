@@ -45,13 +45,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from llmp.testing import _gemini_request as request_wire
-from llmp.testing import _gemini_wire as wire
 from llmp.testing._wire import ErrorResponse
+from llmp_gemini.testing import _gemini_request as request_wire
+from llmp_gemini.testing import _gemini_wire as wire
 
 if TYPE_CHECKING:
-    from llmp.testing._fake_gemini import FakeGeminiServer, GeminiRequestRecord
     from llmp.testing._server import Send
+    from llmp_gemini.testing._fake_gemini import FakeGeminiServer, GeminiRequestRecord
 
 __all__ = ["FakeBatchJob", "FakeGeminiBatches"]
 

@@ -13,7 +13,7 @@ import binascii
 import re
 from typing import Any
 
-from llmp.testing._openai_wire import invalid
+from llmp_openai.testing._openai_wire import invalid
 
 __all__ = ["check_strict", "count_images"]
 

@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake Gemini server (re-exported by the ``llmp`` pytest plugin).
+"""pytest fixtures for the fake Gemini server (entry point ``pytest11: llmp_gemini``).
 
 Imports nothing heavy at module level: the server code loads inside the fixtures, only for tests
 that use them.
@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from llmp.testing import FakeGeminiServer
+    from llmp_gemini.testing import FakeGeminiServer
 
 _ALPHABET = string.ascii_letters + string.digits
 
 
 @pytest.fixture(scope="session")
 def fake_gemini_server() -> Iterator[FakeGeminiServer]:
-    from llmp.testing import FakeGeminiServer
+    from llmp_gemini.testing import FakeGeminiServer
 
     key = "AIzaTest" + "".join(secrets.choice(_ALPHABET) for _ in range(31))
     with FakeGeminiServer(api_keys=[key]) as server:

@@ -11,9 +11,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from llmp.testing._anthropic_content import sign
 from llmp.testing._script import Plan
 from llmp.testing._wire import count_tokens, split_pieces
+from llmp_litellm.testing._anthropic_content import sign
 
 __all__ = ["Block", "Reply", "empty_reply", "make_usage", "message_body", "plan_reply", "stream_steps"]
 

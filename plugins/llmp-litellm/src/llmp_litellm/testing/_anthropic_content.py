@@ -48,7 +48,7 @@ _THINKING_WITH_TOOLS = (
 
 
 def _invalid(message: str) -> ErrorResponse:
-    from llmp.testing._anthropic_wire import invalid
+    from llmp_litellm.testing._anthropic_wire import invalid
 
     return invalid(message)
 

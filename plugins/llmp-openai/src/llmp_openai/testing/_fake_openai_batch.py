@@ -32,11 +32,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmp.testing import _openai_wire as wire
 from llmp.testing._faults import BodyPredicate
-from llmp.testing._openai_render import Completion
-from llmp.testing._openai_request import ChatRequest, parse_chat_request
 from llmp.testing._wire import ErrorResponse, load_json
+from llmp_openai.testing import _openai_wire as wire
+from llmp_openai.testing._openai_render import Completion
+from llmp_openai.testing._openai_request import ChatRequest, parse_chat_request
 
 if TYPE_CHECKING:
     from llmp.testing._fake_state import RequestRecord

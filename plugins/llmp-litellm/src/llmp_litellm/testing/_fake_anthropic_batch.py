@@ -46,15 +46,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmp.testing import _anthropic_reply as replies
-from llmp.testing import _anthropic_wire as wire
 from llmp.testing._faults import BodyPredicate
 from llmp.testing._wire import ErrorResponse, load_json
+from llmp_litellm.testing import _anthropic_reply as replies
+from llmp_litellm.testing import _anthropic_wire as wire
 
 if TYPE_CHECKING:
-    from llmp.testing._fake_anthropic import FakeAnthropicServer
     from llmp.testing._fake_state import RequestRecord
     from llmp.testing._server import Send
+    from llmp_litellm.testing._fake_anthropic import FakeAnthropicServer
 
 __all__ = ["FakeMessageBatches"]
 

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmp.testing._anthropic_content import Facts, read_content
 from llmp.testing._faults import StatusError
 from llmp.testing._ratelimit import Budgets
 from llmp.testing._wire import ErrorResponse, count_tokens, message_text
+from llmp_litellm.testing._anthropic_content import Facts, read_content
 
 API_VERSION = "2023-06-01"
 JSON = (b"content-type", b"application/json")

@@ -1,7 +1,7 @@
 """What the fake Gemini server answers: `plan_answer`'s rules rendered as Gemini candidates.
 
 Per candidate: `llmp.testing.plan_answer` decides from the request's facts
-(`llmp.testing._gemini_request`) whether the model calls functions, answers JSON for the
+(`llmp_gemini.testing._gemini_request`) whether the model calls functions, answers JSON for the
 ``responseJsonSchema``, reports tool results, or says the server's reply text; a thought summary
 comes first when the request asked for thoughts (``includeThoughts``) and thinking is on.
 Function calls carry the thought signature this server issues (`signature`) on the first call
@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmp.testing._faults import EmptyAnswer
-from llmp.testing._gemini_request import GenerateRequest, signature
-from llmp.testing._gemini_wire import FINISH_NAMES, Candidate, Reply, plan_candidate
 from llmp.testing._script import plan_answer
 from llmp.testing._wire import count_tokens
+from llmp_gemini.testing._gemini_request import GenerateRequest, signature
+from llmp_gemini.testing._gemini_wire import FINISH_NAMES, Candidate, Reply, plan_candidate
 
 __all__ = ["answer", "empty_reply"]
 

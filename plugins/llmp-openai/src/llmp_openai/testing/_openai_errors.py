@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 
 from llmp.testing._faults import EchoKey, StatusError
-from llmp.testing._openai_wire import error_body, format_duration
 from llmp.testing._ratelimit import Admission, Budget, Budgets
 from llmp.testing._wire import ErrorResponse
+from llmp_openai.testing._openai_wire import error_body, format_duration
 
 _JSON = (b"content-type", b"application/json")
 

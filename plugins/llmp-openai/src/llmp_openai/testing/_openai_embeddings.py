@@ -14,8 +14,8 @@ import math
 import struct
 from typing import Any
 
-from llmp.testing._openai_wire import invalid
 from llmp.testing._wire import count_tokens, dumps
+from llmp_openai.testing._openai_wire import invalid
 
 __all__ = ["DEFAULT_DIMENSIONS", "embeddings_body"]
 

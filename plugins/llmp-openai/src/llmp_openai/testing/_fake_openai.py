@@ -8,10 +8,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from llmp.testing._fake_openai_app import FakeOpenAIApp
 from llmp.testing._fake_state import TokenCount
-from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer, spawn_server
+from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer
 from llmp.testing._wire import ReplyFn
+from llmp_openai.testing._fake_openai_app import FakeOpenAIApp
 
 __all__ = ["FakeOpenAIServer"]
 
@@ -146,18 +146,19 @@ class FakeOpenAIServer(FakeOpenAIApp):
         context manager. Records are off by default there: nobody can read them, and a long
         benchmark would only grow the child's memory.
         """
-        args = ["openai", "--latency-ttft", repr(ttft), "--token-delay", repr(token_delay)]
-        args += ["--cached-tokens", str(cached_tokens), "--reasoning-tokens", str(reasoning_tokens)]
-        if chunk_count is not None:
-            args += ["--chunk-count", str(chunk_count)]
-        for key in api_keys or ():
-            args += ["--api-key", key]
-        if rpm is not None:
-            args += ["--rpm", str(rpm)]
-        if tpm is not None:
-            args += ["--tpm", str(tpm)]
-        if record:
-            args.append("--record")
-        if h2_max_concurrent_streams is not None:
-            args += ["--h2-max-concurrent-streams", str(h2_max_concurrent_streams)]
-        return spawn_server(args, startup_timeout=startup_timeout)
+        from llmp.testing.serve import spawn
+
+        return spawn(
+            "openai",
+            ttft=ttft,
+            token_delay=token_delay,
+            chunk_count=chunk_count,
+            cached_tokens=cached_tokens,
+            reasoning_tokens=reasoning_tokens,
+            api_keys=api_keys,
+            rpm=rpm,
+            tpm=tpm,
+            record=record,
+            h2_max_concurrent_streams=h2_max_concurrent_streams,
+            startup_timeout=startup_timeout,
+        )

@@ -1,4 +1,4 @@
-"""pytest fixtures for the fake Anthropic server (re-exported by the ``llmp`` pytest plugin).
+"""pytest fixtures for the fake Anthropic server (entry point ``pytest11: llmp_litellm``).
 
 Imports nothing heavy at module level: the server code loads inside the fixtures, only for tests
 that use them.
@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from llmp.testing import FakeAnthropicServer
+    from llmp_litellm.testing import FakeAnthropicServer
 
 _ALPHABET = string.ascii_letters + string.digits
 
 
 @pytest.fixture(scope="session")
 def fake_anthropic_server() -> Iterator[FakeAnthropicServer]:
-    from llmp.testing import FakeAnthropicServer
+    from llmp_litellm.testing import FakeAnthropicServer
 
     key = "sk-ant-test-" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
     with FakeAnthropicServer(api_keys=[key]) as server:
