@@ -16,7 +16,7 @@ import h2.config
 import h2.connection
 import h2.settings
 
-from llmp.testing import FakeOpenAIServer
+from llmp_openai.testing import FakeOpenAIServer
 
 
 def test_a_reply_never_read_is_dropped_when_the_connection_goes(fake_openai: FakeOpenAIServer) -> None:

@@ -16,8 +16,9 @@ import pytest
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from llmp.testing import EmptyAnswer, FakeOpenAIServer
+from llmp.testing import EmptyAnswer
 from llmp.testing._conformance import PNG
+from llmp_openai.testing import FakeOpenAIServer
 
 WEATHER: dict[str, Any] = {
     "type": "function",

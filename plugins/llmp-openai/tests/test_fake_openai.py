@@ -19,12 +19,10 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from llmp.testing import (
-    FakeOpenAIServer,
     MalformedChunk,
     ServerOptions,
     StatusError,
     bad_request,
-    format_duration,
     malformed_chunk,
     quota_exceeded,
     rate_limited,
@@ -34,6 +32,7 @@ from llmp.testing import (
     truncated_stream,
 )
 from llmp.testing._wire import split_pieces
+from llmp_openai.testing import FakeOpenAIServer, format_duration
 
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello big world"}]
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$|^(\d+)ms$")

@@ -13,7 +13,8 @@ import pytest
 from llmp._cli import main
 from llmp._cli._errors import CLIError
 from llmp._cli._inputs import PromptSource
-from llmp.testing import FakeOpenAIServer, StatusError
+from llmp.testing import StatusError
+from llmp_openai.testing import FakeOpenAIServer
 
 
 def texts(record: Any) -> list[str]:

@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 
 from llmp import errors
-from llmp.testing import _anthropic_wire, _gemini_wire, _openai_wire
 from llmp.testing._faults import _BAD_GATEWAY_HTML
 from llmp.wire import error_from_status, rate_limit_info, retry_after, retry_delay
+from llmp_gemini.testing import _gemini_wire
+from llmp_litellm.testing import _anthropic_wire
+from llmp_openai.testing import _openai_wire
 
 OPENAI_CONTEXT = _openai_wire.error_body(
     "This model's maximum context length is 128000 tokens. However, your messages resulted in 130001 tokens.",

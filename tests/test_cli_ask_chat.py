@@ -14,7 +14,8 @@ import pytest
 from llmp._cli import main
 from llmp._cli._context import parse_params
 from llmp._cli._errors import CLIError
-from llmp.testing import FakeOpenAIServer, StatusError
+from llmp.testing import StatusError
+from llmp_openai.testing import FakeOpenAIServer
 
 
 def cli(

@@ -14,8 +14,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from llmp.testing import FakeOpenAIServer, echo_key, huge_line, trickle
+from llmp.testing import echo_key, huge_line, trickle
 from llmp.wire import SSEDecoder
+from llmp_openai.testing import FakeOpenAIServer
 
 BODY = {"model": "gpt-4.1-mini", "messages": [{"role": "user", "content": "one two three"}]}
 

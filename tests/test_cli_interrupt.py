@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from llmp._checkpoint import Checkpoint
-from llmp.testing import FakeOpenAIServer
+from llmp_openai.testing import FakeOpenAIServer
 
 pytestmark = pytest.mark.slow
 
