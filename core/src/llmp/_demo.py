@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["OPENAI_BASE_URL"] = server.base_url
             os.environ["OPENAI_API_KEY"] = "sk-demo-not-a-real-key"
             print(
-                f"No OPENAI_API_KEY: using llmp's local fake OpenAI server, {server.base_url} (TLS, HTTP/2)"
+                f"No OPENAI_API_KEY: using llmp-openai's fake OpenAI server, {server.base_url} (TLS, HTTP/2)"
             )
 
         llm = llmp.LLM(args.model, cache=cache_dir, max_concurrent=64)
