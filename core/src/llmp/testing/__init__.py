@@ -3,11 +3,12 @@
 - `FunctionClient`: an in-process `Client` whose replies come from a Python function, for testing
   the core and code built on llmp without TLS or any plugin.
 - The fake servers' common base: `BackgroundServer` (an ASGI app over TLS with HTTP/2 and
-  HTTP/1.1 on loopback), `ControlledServer`, `SpawnedServer` and ``python -m llmp.testing.serve``
-  (a fake in its own process), the shared test CA (`make_tls_files`, `shared_ca_path`),
-  `FakeServerState` (knobs, records, counters, rate-limit budgets), fault injection
-  (`StatusError`, `rate_limited()`, ...), the answer rules every fake follows (`plan_answer`),
-  `RawH2Server` (frame-level HTTP/2 misbehaviour) and `RedisServer` (a real redis-server).
+  HTTP/1.1 on loopback), `BackgroundServed` (a fake's start, stop and base URL),
+  `ControlledServer`, `SpawnedServer` and ``python -m llmp.testing.serve`` (a fake in its own
+  process), the shared test CA (`make_tls_files`, `shared_ca_path`), `FakeServerState` (knobs,
+  records, counters, rate-limit budgets), fault injection (`StatusError`, `rate_limited()`, ...),
+  the answer rules every fake follows (`plan_answer`), `RawH2Server` (frame-level HTTP/2
+  misbehaviour) and `RedisServer` (a real redis-server).
 - `ProviderConformance`: the conformance suite every plugin runs against its own fake.
 
 A provider's fake server ships in that provider's plugin, with its pytest fixtures:
@@ -60,12 +61,14 @@ if TYPE_CHECKING:
     from llmp.testing._raw_h2 import RawH2Server
     from llmp.testing._redis import RedisServer
     from llmp.testing._script import Plan, example_for_schema, plan_answer
+    from llmp.testing._served import BackgroundServed
     from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer, spawn_server
     from llmp.testing._tls import TLSFiles, make_tls_files, shared_ca_path
     from llmp.testing._wire import ErrorResponse
 
 __all__ = [
     "FULL_CAPABILITIES",
+    "BackgroundServed",
     "BackgroundServer",
     "ControlledServer",
     "EchoKey",
@@ -122,6 +125,7 @@ _HOMES = {
     "function_registry": "_function_client",
     "RawH2Server": "_raw_h2",
     "RedisServer": "_redis",
+    "BackgroundServed": "_served",
     "Plan": "_script",
     "example_for_schema": "_script",
     "plan_answer": "_script",

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
+from llmp.testing._served import BackgroundServed
 from llmp.testing._server import CONTROL_PREFIX, BackgroundServer, Receive, Scope, Send, ServerOptions
 
 __all__ = ["ControlledApp", "ControlledServer", "ResettableApp"]
@@ -90,7 +89,7 @@ class ControlledApp:
         await send({"type": "http.response.body", "body": body})
 
 
-class ControlledServer:
+class ControlledServer(BackgroundServed):
     """``app`` behind `ControlledApp`, served over TLS on loopback; a context manager.
 
     The fake's own in-process server (if it has one) is not started: this one serves it. Its
@@ -112,20 +111,3 @@ class ControlledServer:
     @property
     def api_key(self) -> str:
         return self.app.api_key
-
-    @property
-    def base_url(self) -> str:
-        return self._server.origin + self.base_path
-
-    @property
-    def ca_path(self) -> Path:
-        return self._server.tls.ca_path
-
-    def __enter__(self) -> Self:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.stop()

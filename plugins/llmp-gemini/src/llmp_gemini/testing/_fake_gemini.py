@@ -17,9 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs
 
 from llmp.testing._counters import RequestCounter
@@ -36,6 +34,7 @@ from llmp.testing._faults import (
     StreamFault,
     TruncatedStream,
 )
+from llmp.testing._served import BackgroundServed
 from llmp.testing._server import (
     BackgroundServer,
     Receive,
@@ -85,7 +84,7 @@ class GeminiRequestRecord:
         return self.path.endswith(":streamGenerateContent")
 
 
-class FakeGeminiServer:
+class FakeGeminiServer(BackgroundServed):
     """A local Gemini API for tests, demos and benchmarks.
 
     Clients reach it at :attr:`base_url` (``https://127.0.0.1:<port>``; google-genai appends the
@@ -162,39 +161,6 @@ class FakeGeminiServer:
         #: Batch mode and the Files API, with their own knobs: `llmp_gemini.testing._fake_gemini_batch`.
         self.batches = FakeGeminiBatches(self)
         self.reset()
-
-    # ----- lifecycle -----
-
-    @property
-    def base_url(self) -> str:
-        return self._server.origin
-
-    @property
-    def ca_path(self) -> Path:
-        return self._server.tls.ca_path
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ----- what tests read and change -----
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from llmp.testing._fake_state import FakeServerState, RequestRecord, TokenCount
 from llmp.testing._faults import (
@@ -30,6 +28,7 @@ from llmp.testing._faults import (
     TruncatedStream,
 )
 from llmp.testing._script import plan_answer
+from llmp.testing._served import BackgroundServed
 from llmp.testing._server import BackgroundServer, Receive, Scope, Send, ServerOptions, reset_stream
 from llmp.testing._waits import pause, wait_unless_gone
 from llmp.testing._wire import ErrorResponse, ReplyFn, load_json, split_events
@@ -54,7 +53,7 @@ def _count(value: TokenCount, body: Mapping[str, Any]) -> int:
     return value(body) if callable(value) else value
 
 
-class FakeAnthropicServer(FakeServerState):
+class FakeAnthropicServer(BackgroundServed, FakeServerState):
     """A local Anthropic Messages API for tests and demos.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. Clients reach it at
@@ -147,39 +146,6 @@ class FakeAnthropicServer(FakeServerState):
     def reset(self) -> None:
         super().reset()
         self.message_batches.reset()
-
-    # ----- lifecycle -----
-
-    @property
-    def base_url(self) -> str:
-        return self._server.origin
-
-    @property
-    def ca_path(self) -> Path:
-        return self._server.tls.ca_path
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ----- ASGI -----
 

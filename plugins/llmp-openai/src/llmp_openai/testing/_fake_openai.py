@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from llmp.testing._fake_state import TokenCount
+from llmp.testing._served import BackgroundServed
 from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer
 from llmp.testing._wire import ReplyFn
 from llmp_openai.testing._fake_openai_app import FakeOpenAIApp
@@ -16,7 +14,7 @@ from llmp_openai.testing._fake_openai_app import FakeOpenAIApp
 __all__ = ["FakeOpenAIServer"]
 
 
-class FakeOpenAIServer(FakeOpenAIApp):
+class FakeOpenAIServer(BackgroundServed, FakeOpenAIApp):
     """A local OpenAI-compatible server for tests, demos and benchmarks.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. Clients reach it at
@@ -93,36 +91,7 @@ class FakeOpenAIServer(FakeOpenAIApp):
         )
         self._server = BackgroundServer(self, options=options)
 
-    @property
-    def base_url(self) -> str:
-        return f"{self._server.origin}/v1"
-
-    @property
-    def ca_path(self) -> Path:
-        return self._server.tls.ca_path
-
-    @property
-    def port(self) -> int:
-        return self._server.port
-
-    @property
-    def running(self) -> bool:
-        return self._server.running
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+    base_path = "/v1"  # clients reach it at https://127.0.0.1:<port>/v1
 
     @staticmethod
     def spawn(
