@@ -1,5 +1,8 @@
 """A fake of Cohere's v2 Chat API, built on `llmp.testing.BackgroundServer` (TLS, HTTP/2 + 1.1).
 
+It ships in the plugin (``llmp_cohere.testing``), as llmp's own plugins ship theirs, so the
+plugin's users can test their code against Cohere's wire too.
+
 Everything a provider plugin's tests need from a fake: the real wire format (JSON answers, the
 SSE event stream, ``{"message": ...}`` error bodies, ``retry-after``), bearer-key checks, a
 record of every request (with the negotiated HTTP version), and fault injection with
@@ -16,11 +19,9 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from llmp.testing import BackgroundServer, EmptyAnswer, Plan, StatusError, plan_answer
+from llmp.testing import BackgroundServed, BackgroundServer, EmptyAnswer, Plan, StatusError, plan_answer
 
 Send = Callable[[dict[str, Any]], Any]
 # Cohere adds tokens of its own prompt template; it reports them in `tokens` but does not bill them.
@@ -36,7 +37,10 @@ class Record:
     body: Any
 
 
-class FakeCohereServer:
+class FakeCohereServer(BackgroundServed):
+    """The fake: `BackgroundServed` gives it ``start``/``stop``, the context manager, `base_url`
+    (the origin: the plugin appends ``/v2/chat``) and `ca_path`."""
+
     def __init__(self) -> None:
         self.api_key = "co-test-" + secrets.token_hex(12)
         self._lock = threading.Lock()
@@ -46,14 +50,6 @@ class FakeCohereServer:
         self._server = BackgroundServer(self)
 
     # -- what tests use ---------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return self._server.origin
-
-    @property
-    def ca_path(self) -> Path:
-        return self._server.tls.ca_path
 
     @property
     def requests(self) -> list[Record]:
@@ -74,13 +70,6 @@ class FakeCohereServer:
             self._records.clear()
             self._faults.clear()
             self._count = 0
-
-    def __enter__(self) -> Self:
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        self._server.stop()
 
     # -- the ASGI app -----------------------------------------------------------------------
 
