@@ -1,6 +1,6 @@
 """Shared pieces of the benchmarks: the workload, the fake server, the child-process environment.
 
-Every benchmark talks to the same fake OpenAI server (``llmp.testing``), run in its own process so
+Every benchmark talks to the same fake OpenAI server (``llmp_openai.testing``), run in its own process so
 its CPU is never charged to the client being measured, and sends the same requests: one user
 message of 28 words whose echoed reply streams as 20 content deltas.
 """
@@ -76,7 +76,7 @@ class Server:
 @contextlib.contextmanager
 def fake_server(workload: Workload, *, h2_streams: int | None = None) -> Iterator[Server]:
     """Spawn the fake OpenAI server in a child process (its CPU is not the client's)."""
-    from llmp.testing import FakeOpenAIServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     handle = FakeOpenAIServer.spawn(
         ttft=workload.ttft,

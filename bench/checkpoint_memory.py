@@ -53,7 +53,7 @@ ROWS = (
 
 
 def run(prompts: int, size: int, concurrency: int, src: str | None) -> list[dict[str, object]]:
-    from llmp.testing import FakeOpenAIServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     rows: list[dict[str, object]] = []
     with FakeOpenAIServer.spawn() as server, tempfile.TemporaryDirectory() as scratch:

@@ -94,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     pythons = args.python or [sys.executable]
     workloads = args.workloads.split(",")
-    from llmp.testing import FakeOpenAIServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     servers = {
         20: FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.005, chunk_count=20),

@@ -32,7 +32,7 @@ print(json.dumps({"n": n, "seconds": elapsed, "peak_rss_mb": peak, "requests": l
 
 
 def run(sizes: list[int]) -> list[dict[str, float]]:
-    from llmp.testing import FakeOpenAIServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     rows = []
     with FakeOpenAIServer.spawn() as server, tempfile.TemporaryDirectory() as cache:

@@ -124,7 +124,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
-    from llmp.testing import FakeOpenAIServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     server = FakeOpenAIServer.spawn(ttft=args.ttft, chunk_count=1)
     try:

@@ -143,7 +143,7 @@ def write_markdown(
         "",
         "## Workload",
         "",
-        f"A local fake OpenAI server (`llmp.testing`, hypercorn, TLS, HTTP/2 and HTTP/1.1) in its own "
+        f"A local fake OpenAI server (`llmp_openai.testing`, hypercorn, TLS, HTTP/2 and HTTP/1.1) in its own "
         f"process: first byte after {workload.ttft * 1000:.0f} ms, then {workload.chunks} content deltas "
         f"{workload.token_delay * 1000:.0f} ms apart, so one request takes {workload.latency * 1000:.0f} ms "
         "with an infinitely fast client (non-streamed replies wait as long). Each request: one 26-word user "

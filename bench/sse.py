@@ -21,9 +21,11 @@ import sys
 import time
 from collections.abc import Callable
 
-from llmp.testing import _gemini_wire as gemini_wire
-from llmp.testing import _openai_wire as openai_wire
 from llmp.wire import SSEDecoder
+from llmp_gemini.testing import _gemini_wire as gemini_wire
+from llmp_openai.testing import _openai_wire as openai_wire
+from llmp_openai.testing._openai_answer import text_choice
+from llmp_openai.testing._openai_render import Completion, stream_steps
 
 REPEATS = 7
 STREAMS = 2000
@@ -33,10 +35,10 @@ READ = 16384
 
 def openai_stream() -> list[bytes]:
     text = " ".join(f"word{i}" for i in range(20))
-    choice = openai_wire.plan_choice(text, max_tokens=None, stop=[], chunk_count=20)
+    choice = text_choice(text, max_tokens=None, stop=[], chunk_count=20)
     usage = openai_wire.make_usage(30, choice.completion_tokens, cached=0, reasoning=0)
-    completion = openai_wire.Completion("chatcmpl-bench", 1_700_000_000, "gpt-4.1-mini", [choice], usage)
-    body = b"".join(openai_wire.stream_steps(completion, include_usage=True))
+    completion = Completion("chatcmpl-bench", 1_700_000_000, "gpt-4.1-mini", [choice], usage)
+    body = b"".join(stream_steps(completion, include_usage=True))
     return [event + b"\n\n" for event in body.split(b"\n\n") if event]
 
 

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from llmp.testing import FakeOpenAIServer, slow
+from llmp.testing import slow
 from llmp.testing._redis import RedisServer
+from llmp_openai.testing import FakeOpenAIServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 

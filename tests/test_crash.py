@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from llmp.testing import FakeOpenAIServer
+from llmp_openai.testing import FakeOpenAIServer
 
 N = 3000
 CONCURRENCY = 16

@@ -17,7 +17,8 @@ from llmp.errors import (
     ConfigurationError,
     GenerationError,
 )
-from llmp.testing import FakeOpenAIServer, bad_request
+from llmp.testing import bad_request
+from llmp_openai.testing import FakeOpenAIServer
 
 PROMPTS = [f"prompt number {i}" for i in range(20)]
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 
 import llmp
-from llmp.testing import FakeAnthropicServer, FakeGeminiServer, FakeOpenAIServer
+from llmp_gemini.testing import FakeGeminiServer
+from llmp_litellm.testing import FakeAnthropicServer
+from llmp_openai.testing import FakeOpenAIServer
 
 MODELS = {
     "gpt-4.1-mini": "openai",

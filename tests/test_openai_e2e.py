@@ -27,7 +27,6 @@ from llmp.errors import (
     UnsupportedParameterError,
 )
 from llmp.testing import (
-    FakeOpenAIServer,
     bad_request,
     malformed_chunk,
     quota_exceeded,
@@ -37,6 +36,7 @@ from llmp.testing import (
     slow,
     truncated_stream,
 )
+from llmp_openai.testing import FakeOpenAIServer
 
 PROMPTS = ["What is 2+2?", "Name a color.", "Say hi."]
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MISSION = textwrap.dedent(
     """
     import os, sys, tempfile
-    from llmp.testing import FakeOpenAIServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     with FakeOpenAIServer() as server:
         os.environ.update(SSL_CERT_FILE=str(server.ca_path), OPENAI_BASE_URL=server.base_url,
@@ -55,7 +55,9 @@ MISSION = textwrap.dedent(
 MULTI = textwrap.dedent(
     """
     import os, tempfile
-    from llmp.testing import FakeAnthropicServer, FakeGeminiServer, FakeOpenAIServer
+    from llmp_litellm.testing import FakeAnthropicServer
+    from llmp_gemini.testing import FakeGeminiServer
+    from llmp_openai.testing import FakeOpenAIServer
 
     with FakeOpenAIServer() as oa, FakeGeminiServer() as gm, FakeAnthropicServer() as an:
         os.environ.update(

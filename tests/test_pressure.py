@@ -14,7 +14,8 @@ import trustme
 import llmp
 from llmp._retry import RetryPolicy
 from llmp.errors import ProviderConnectionError, TLSError
-from llmp.testing import FakeOpenAIServer, rate_limited, server_error
+from llmp.testing import rate_limited, server_error
+from llmp_openai.testing import FakeOpenAIServer
 
 
 def chat_records(server: FakeOpenAIServer) -> list[llmp.testing.RequestRecord]:

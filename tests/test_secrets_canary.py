@@ -23,7 +23,10 @@ import pytest
 
 import llmp
 from llmp import errors
-from llmp.testing import FakeAnthropicServer, FakeGeminiServer, FakeOpenAIServer, StatusError, echo_key
+from llmp.testing import StatusError, echo_key
+from llmp_gemini.testing import FakeGeminiServer
+from llmp_litellm.testing import FakeAnthropicServer
+from llmp_openai.testing import FakeOpenAIServer
 
 
 class Capture(logging.Handler):

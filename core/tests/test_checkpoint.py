@@ -20,7 +20,8 @@ import pytest
 import llmp
 from llmp._checkpoint import Checkpoint
 from llmp.errors import BadRequestError, CheckpointLockedError, CheckpointMismatchError, ConfigurationError
-from llmp.testing import FakeOpenAIServer
+from llmp.testing import FunctionClient
+from llmp.types import Request
 
 
 def response(index: int, size: int = 40) -> dict[str, Any]:
@@ -373,53 +374,59 @@ def test_sigkill_at_any_moment_leaves_a_file_that_resumes(tmp_path: Path) -> Non
 PROMPTS = [f"prompt number {i}" for i in range(60)]
 
 
-def test_a_job_resumes_past_a_corrupt_middle_line(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+def echo(request: Request) -> str:
+    """What the fake OpenAI server answers: ``Echo: <the prompt>``."""
+    return f"Echo: {request.messages[-1]['content']}"
+
+
+def test_a_job_resumes_past_a_corrupt_middle_line(tmp_path: Path) -> None:
     # Item 17: the old resume truncated the file at the bad line and re-sent everything after it.
+    client = FunctionClient(echo)
     out = tmp_path / "job.jsonl"
-    llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS, output_jsonl=out)
+    llmp.LLM("test/mini", registry=client.registry(), cache=False).generate(PROMPTS, output_jsonl=out)
     raw = out.read_bytes().splitlines(keepends=True)
     raw[20] = b"#### not json ####\n"
     out.write_bytes(b"".join(raw))
-    before = fake_openai.request_count
-    again = llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS, output_jsonl=out)
+    before = client.request_count
+    again = llmp.LLM("test/mini", registry=client.registry(), cache=False).generate(PROMPTS, output_jsonl=out)
     assert again == [[f"Echo: {p}"] for p in PROMPTS]
-    assert fake_openai.request_count - before == 1, "only the unreadable line's prompt is sent again"
+    assert client.request_count - before == 1, "only the unreadable line's prompt is sent again"
     assert [r["index"] for r in lines(out)] == list(range(60))
 
 
-def test_a_shorter_job_keeps_only_its_own_lines(fake_openai: FakeOpenAIServer, tmp_path: Path) -> None:
+def test_a_shorter_job_keeps_only_its_own_lines(tmp_path: Path) -> None:
     # Item 18: rerunning the first prompts over a longer job's file kept the other lines.
+    client = FunctionClient(echo)
     out = tmp_path / "job.jsonl"
-    llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS, output_jsonl=out)
-    assert llmp.LLM("gpt-4.1-mini", cache=False).generate(PROMPTS[:15], output_jsonl=out) == [
-        [f"Echo: {p}"] for p in PROMPTS[:15]
-    ]
-    assert fake_openai.request_count == 60, "resumed, nothing re-sent"
+    llmp.LLM("test/mini", registry=client.registry(), cache=False).generate(PROMPTS, output_jsonl=out)
+    assert llmp.LLM("test/mini", registry=client.registry(), cache=False).generate(
+        PROMPTS[:15], output_jsonl=out
+    ) == [[f"Echo: {p}"] for p in PROMPTS[:15]]
+    assert client.request_count == 60, "resumed, nothing re-sent"
     assert [r["index"] for r in lines(out)] == list(range(15))
 
 
-def test_a_second_job_on_a_busy_file_is_refused_before_sending(
-    fake_openai: FakeOpenAIServer, tmp_path: Path
-) -> None:
+def test_a_second_job_on_a_busy_file_is_refused_before_sending(tmp_path: Path) -> None:
     # Item 18: two runs on one checkpoint paid twice (and one crashed on the shared .tmp name).
+    client = FunctionClient(echo)
     out = tmp_path / "job.jsonl"
-    llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=2)
+    llm = llmp.LLM("test/mini", registry=client.registry(), cache=False, max_concurrent=2)
     running = llm.iter_generate(PROMPTS, output_jsonl=out)
     next(running)  # the first job is under way and holds the file
     with pytest.raises(CheckpointLockedError, match=str(out)):
-        llmp.LLM("gpt-4.1-nano", cache=False).generate(PROMPTS, output_jsonl=out)
+        llmp.LLM("test/nano", registry=client.registry(), cache=False).generate(PROMPTS, output_jsonl=out)
     assert len(list(running)) == 59
-    assert [r.body["model"] for r in fake_openai.requests] == ["gpt-4.1-mini"] * 60, "none refused"
+    assert [r.model for r in client.requests] == [client.requests[0].model] * 60, "none refused"
+    assert "nano" not in client.requests[0].model
     assert [r["index"] for r in lines(out)] == list(range(60))
 
 
-def test_leaving_a_job_between_two_items_releases_the_checkpoint_at_once(
-    fake_openai: FakeOpenAIServer, tmp_path: Path
-) -> None:
+def test_leaving_a_job_between_two_items_releases_the_checkpoint_at_once(tmp_path: Path) -> None:
     # Leaving when the hand-over queue is full (the consumer stopped taking items) hung forever:
     # the job's workers waited to put their end marker into that queue while being cancelled.
+    client = FunctionClient(echo)
     out = tmp_path / "job.jsonl"
-    llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=2)
+    llm = llmp.LLM("test/mini", registry=client.registry(), cache=False, max_concurrent=2)
     deadline = time.monotonic() + 30
     for _ in llm.iter_generate(PROMPTS, output_jsonl=out):
         # 1 taken, 2 waiting in the queue, 2 workers blocked handing theirs over: all saved.
@@ -430,29 +437,3 @@ def test_leaving_a_job_between_two_items_releases_the_checkpoint_at_once(
     checkpoint = Checkpoint(out)  # not CheckpointLockedError: the job closed its checkpoint
     assert checkpoint.finished == 5
     checkpoint.close()
-
-
-@pytest.mark.slow
-def test_a_job_with_a_checkpoint_does_not_keep_its_answers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Item 16: the old checkpoint kept every record in memory (7.5 MB held for 300 answers of 24 KB).
-    with FakeOpenAIServer(record=False) as server:
-        monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_path))
-        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        monkeypatch.setenv("OPENAI_API_KEY", server.api_key)
-        llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=4)
-        llm.chat("warm up")  # connections, clients and imports are not the job's growth
-        prompts = (f"{i} " + "y" * 24_000 for i in range(200))
-        tracemalloc.start()
-        try:
-            seen = 0
-            for seen, (_, result) in enumerate(llm.iter_generate(prompts, output_jsonl=tmp_path / "j"), 1):
-                assert not isinstance(result, BaseException)
-                if seen == 200:  # the job has not finished: the checkpoint is still open
-                    held = tracemalloc.get_traced_memory()[0]
-        finally:
-            tracemalloc.stop()
-    assert seen == 200
-    assert (tmp_path / "j").stat().st_size > 200 * 24_000
-    assert held < 1_500_000, f"{held:,} bytes held after 4.8 MB of answers"  # 0.2 MB when written

@@ -204,28 +204,3 @@ def test_plugin_warning_is_a_user_warning() -> None:
 def test_settings_hide_the_key_in_repr() -> None:
     settings = ClientSettings("p", "api", "https://h", "sk-secret-123")
     assert "sk-secret-123" not in repr(settings)
-
-
-def test_a_model_whose_plugin_llmp_plugins_excludes_says_so_instead_of_install_it() -> None:
-    code = (
-        "import llmp\n"
-        "try:\n"
-        "    llmp.Registry().resolve('anthropic/claude-x')\n"
-        "except llmp.errors.UnknownModelError as e:\n"
-        "    print(e)\n"
-    )
-    out = _run(Path("."), code, LLMP_PLUGINS="openai")
-    assert "llmp-litellm is installed but not loaded" in out.stdout, out.stdout + out.stderr
-    assert "LLMP_PLUGINS=openai" in out.stdout
-
-
-def test_llmp_plugins_excluding_everything_says_so_in_llmp_plugins() -> None:
-    import os
-
-    env = {**os.environ, "LLMP_PLUGINS": "opnai"}
-    out = subprocess.run(
-        [sys.executable, "-m", "llmp", "plugins"], capture_output=True, text=True, env=env, check=False
-    )
-    assert "Did you mean openai" in out.stderr
-    assert "no llmp plugin is loaded: LLMP_PLUGINS=opnai leaves out the installed" in out.stderr
-    assert "pip install llmp-openai" not in out.stderr

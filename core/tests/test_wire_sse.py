@@ -7,15 +7,13 @@ the rules.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 
 import pytest
 
 from llmp.errors import MalformedResponseError
-from llmp.testing import _gemini_wire, _openai_wire
-from llmp.testing._openai_answer import text_choice
-from llmp.testing._openai_render import Completion, stream_steps
 from llmp.wire import ServerSentEvent, SSEDecoder
 
 
@@ -55,19 +53,61 @@ def decode(reads: list[bytes], **options: object) -> list[ServerSentEvent]:
     return events + decoder.close()
 
 
+def _event(payload: object, end: bytes = b"\n\n") -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + end
+
+
 def openai_stream() -> bytes:
-    choice = text_choice("one two three four", max_tokens=None, stop=[], chunk_count=4)
-    usage = _openai_wire.make_usage(5, choice.completion_tokens, cached=0, reasoning=0)
-    completion = Completion("chatcmpl-1", 1_700_000_000, "gpt-4.1-mini", [choice], usage)
-    return b"".join(stream_steps(completion, include_usage=True))
+    """A chat-completions stream as OpenAI sends it (and llmp-openai's fake renders it): the role,
+    four text deltas, the finish, the usage chunk, ``[DONE]``."""
+    head = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1_700_000_000}
+    head |= {"model": "gpt-4.1-mini", "service_tier": "default", "system_fingerprint": "fp_llmpfake01"}
+
+    def chunk(delta: dict[str, object] | None, finish: str | None = None, usage: object = None) -> bytes:
+        choices = (
+            [] if delta is None else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+        )
+        return _event({**head, "choices": choices, "usage": usage})
+
+    usage = {
+        "prompt_tokens": 5,
+        "completion_tokens": 4,
+        "total_tokens": 9,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+    deltas = [chunk({"content": piece}) for piece in ("one", " two", " three", " four")]
+    return b"".join(
+        [
+            chunk({"role": "assistant", "content": "", "refusal": None}),
+            *deltas,
+            chunk({}, "stop"),
+            chunk(None, usage=usage),
+            b"data: [DONE]\n\n",
+        ]
+    )
 
 
 def gemini_stream() -> bytes:
-    candidate = _gemini_wire.plan_candidate(
-        "one two three", max_tokens=None, stop=[], thoughts=0, chunk_count=3
-    )
-    reply = _gemini_wire.Reply("resp-1", "gemini-3-flash-preview", [candidate], 5, 0, 0)
-    return b"".join(reply.sse_events())
+    """A ``streamGenerateContent?alt=sse`` stream as Gemini sends it (CRLF line ends), as
+    llmp-gemini's fake renders it: three candidates' text, the last with its finish reason."""
+    events = []
+    for count, piece in enumerate(("one", " two", " three"), 1):
+        candidate: dict[str, object] = {"content": {"parts": [{"text": piece}], "role": "model"}}
+        if count == 3:
+            candidate["finishReason"] = "STOP"
+        candidate["index"] = 0
+        usage = {"promptTokenCount": 5, "candidatesTokenCount": count, "totalTokenCount": 5 + count}
+        usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": 5}]  # type: ignore[assignment]
+        payload = {"candidates": [candidate], "usageMetadata": usage}
+        payload |= {"modelVersion": "gemini-3-flash-preview", "responseId": "resp-1"}
+        events.append(_event(payload, b"\r\n\r\n"))
+    return b"".join(events)
 
 
 STREAMS = {

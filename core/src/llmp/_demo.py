@@ -1,6 +1,6 @@
 """``python -m llmp demo``: llmp's main job in half a minute.
 
-Without an API key it starts the built-in fake OpenAI server (TLS, HTTP/2, realistic latency)
+Without an API key it starts llmp-openai's fake OpenAI server (TLS, HTTP/2, realistic latency)
 and runs a few hundred prompts through `llmp.LLM`, twice: the second run is served from the disk
 cache, with no request and no cost. With ``OPENAI_API_KEY`` set it runs a handful of prompts
 against the real API instead (a fraction of a cent on gpt-4.1-mini).
@@ -20,6 +20,8 @@ from llmp._cli._errors import CLIError
 
 #: What the local fake server runs on: the ``testing`` extra of llmp-core (core/pyproject.toml).
 FAKE_SERVER_MODULES = ("hypercorn", "trustme", "h2")
+#: Where the fake OpenAI server ships (and the route to gpt-* models): the llmp-openai plugin.
+FAKE_SERVER_PLUGIN = ("llmp_openai", "llmp-openai")
 
 COLORS = ["red", "green", "blue", "amber", "violet", "teal", "coral", "ivory"]
 
@@ -54,6 +56,12 @@ def _check_fake_server_installed() -> None:
             f"the demo's local fake server needs llmp-core's testing extra (missing: {', '.join(missing)}): "
             'pip install "llmp-core[testing]", or set OPENAI_API_KEY to run the demo against the real API'
         )
+    module, distribution = FAKE_SERVER_PLUGIN
+    if importlib.util.find_spec(module) is None:
+        raise CLIError(
+            f"the demo's local fake OpenAI server ships in the {distribution} plugin, which is not "
+            f"installed: pip install {distribution}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         if live:
             print(f"OPENAI_API_KEY is set: running {count} prompts against the real API ({args.model}).")
         else:
-            from llmp.testing import FakeOpenAIServer
+            from llmp_openai.testing import FakeOpenAIServer
 
             server = stack.enter_context(FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.002))
             # The test CA (it vouches for loopback names only), trusted the standard way; nothing
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["OPENAI_BASE_URL"] = server.base_url
             os.environ["OPENAI_API_KEY"] = "sk-demo-not-a-real-key"
             print(
-                f"No OPENAI_API_KEY: using llmp's local fake OpenAI server, {server.base_url} (TLS, HTTP/2)"
+                f"No OPENAI_API_KEY: using llmp-openai's fake OpenAI server, {server.base_url} (TLS, HTTP/2)"
             )
 
         llm = llmp.LLM(args.model, cache=cache_dir, max_concurrent=64)

@@ -6,13 +6,13 @@ import json
 
 import llmp
 import pytest
-from fake_cohere import TEMPLATE_TOKENS, FakeCohereServer
 from llmp.errors import MissingAPIKeyError, UnsupportedFeatureError, UnsupportedParameterError
 from llmp.testing import StatusError
 from llmp.types import Request, Usage
 
 from llmp_cohere._conversion import StreamReader, request_body
 from llmp_cohere._prices import cost
+from llmp_cohere.testing import TEMPLATE_TOKENS, FakeCohereServer
 
 MODEL = "cohere/command-r-08-2024"
 

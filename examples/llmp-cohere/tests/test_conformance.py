@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fake_cohere import FakeCohereServer
 from llmp.testing import ProviderConformance
 
 from llmp_cohere import _hooks
+from llmp_cohere.testing import FakeCohereServer
 
 
 # --8<-- [start:conformance]

@@ -17,9 +17,10 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from llmp.testing import EmptyAnswer, FakeGeminiServer, StatusError, malformed_chunk, reset_mid_stream
+from llmp.testing import EmptyAnswer, StatusError, malformed_chunk, reset_mid_stream
 from llmp.testing._conformance import PNG
-from llmp.testing._gemini_wire import format_retry_delay
+from llmp_gemini.testing import FakeGeminiServer
+from llmp_gemini.testing._gemini_wire import format_retry_delay
 
 PATH = "/v1beta/models/gemini-3-flash-preview:generateContent"
 

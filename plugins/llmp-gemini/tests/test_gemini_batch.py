@@ -1,5 +1,5 @@
 """Gemini batch mode end to end: the real google-genai SDK over TLS/HTTP/2 to the fake's batch
-lifecycle (`llmp.testing._fake_gemini_batch`)."""
+lifecycle (`llmp_gemini.testing._fake_gemini_batch`)."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from llmp.errors import (
     EmptyResponseError,
     GenerationError,
 )
-from llmp.testing import FakeGeminiServer
 from llmp.types import BatchState, BatchStatus
 from llmp_gemini import _batch, _prices
 from llmp_gemini._batch import STATES, status_of
+from llmp_gemini.testing import FakeGeminiServer
 
 MakeLLM = Callable[..., llmp.LLM]
 FLASH = "gemini/gemini-3-flash-preview"

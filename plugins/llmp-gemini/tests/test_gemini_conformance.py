@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
-from llmp.testing import FakeGeminiServer, ProviderConformance
+from llmp.testing import ProviderConformance
 from llmp_gemini import _hooks
+from llmp_gemini.testing import FakeGeminiServer
 
 
 class TestGeminiConformance(ProviderConformance):

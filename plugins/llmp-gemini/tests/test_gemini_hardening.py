@@ -14,9 +14,9 @@ import pytest
 
 import llmp
 from llmp.errors import EmptyResponseError, IncompleteResponseError
-from llmp.testing import FakeGeminiServer
 from llmp.testing._tls import TLSFiles, make_tls_files
 from llmp_gemini import _hooks
+from llmp_gemini.testing import FakeGeminiServer
 
 MakeLLM = Callable[..., llmp.LLM]
 

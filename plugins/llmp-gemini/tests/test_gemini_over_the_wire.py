@@ -23,10 +23,11 @@ from llmp.errors import (
     UnsupportedFeatureError,
     UnsupportedParameterError,
 )
-from llmp.testing import FakeGeminiServer, GeminiRequestRecord, StatusError, reset_mid_stream, slow
+from llmp.testing import StatusError, reset_mid_stream, slow
 from llmp.testing import truncated_stream as truncated
 from llmp.types import ClientSettings
 from llmp_gemini._client import GeminiClient
+from llmp_gemini.testing import FakeGeminiServer, GeminiRequestRecord
 
 MakeLLM = Callable[..., llmp.LLM]
 

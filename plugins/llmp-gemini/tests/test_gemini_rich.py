@@ -11,8 +11,8 @@ import pytest
 
 import llmp
 from llmp.errors import BadRequestError, UnsupportedParameterError
-from llmp.testing import FakeGeminiServer
 from llmp.testing._conformance import PNG
+from llmp_gemini.testing import FakeGeminiServer
 
 MakeLLM = Callable[..., llmp.LLM]
 

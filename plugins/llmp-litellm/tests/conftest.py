@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 import llmp
-from llmp.testing import FakeAnthropicServer
 from llmp_litellm import _hooks
+from llmp_litellm.testing import FakeAnthropicServer
 
 MODEL = "anthropic/claude-sonnet-4-6"
 MakeLLM = Callable[..., llmp.LLM]

@@ -6,8 +6,9 @@ import ssl
 import httpx
 import pytest
 
-from llmp.testing import FakeAnthropicServer, StatusError, reset_mid_stream, truncated_stream
-from llmp.testing._anthropic_wire import parse_sse
+from llmp.testing import StatusError, reset_mid_stream, truncated_stream
+from llmp_litellm.testing import FakeAnthropicServer
+from llmp_litellm.testing._anthropic_wire import parse_sse
 
 
 def body(**overrides: object) -> dict[str, object]:

@@ -21,9 +21,10 @@ from anthropic.types import (
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
 from pydantic import BaseModel, TypeAdapter
 
-from llmp.testing import EmptyAnswer, FakeAnthropicServer
-from llmp.testing._anthropic_content import STRUCTURED_OUTPUTS_BETA
-from llmp.testing._anthropic_wire import parse_sse
+from llmp.testing import EmptyAnswer
+from llmp_litellm.testing import FakeAnthropicServer
+from llmp_litellm.testing._anthropic_content import STRUCTURED_OUTPUTS_BETA
+from llmp_litellm.testing._anthropic_wire import parse_sse
 
 EVENTS: dict[str, type[BaseModel]] = {
     "message_start": RawMessageStartEvent,

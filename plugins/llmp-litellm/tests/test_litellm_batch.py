@@ -14,8 +14,8 @@ from pydantic import BaseModel
 
 import llmp
 from llmp import errors
-from llmp.testing import FakeAnthropicServer
 from llmp.types import BatchStatus
+from llmp_litellm.testing import FakeAnthropicServer
 
 MODEL = "anthropic/claude-sonnet-4-6"  # conftest's make_llm model
 MakeLLM = Any  # conftest.MakeLLM (tests are not a package, so not importable)

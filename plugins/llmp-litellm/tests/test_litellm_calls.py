@@ -6,7 +6,8 @@ import pytest
 
 import llmp
 from llmp import errors
-from llmp.testing import FakeAnthropicServer, FakeOpenAIServer
+from llmp_litellm.testing import FakeAnthropicServer
+from llmp_openai.testing import FakeOpenAIServer
 
 
 def test_request_is_anthropics_wire(fake_anthropic: FakeAnthropicServer, make_llm: Any) -> None:

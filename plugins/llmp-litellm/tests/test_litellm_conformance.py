@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
-from llmp.testing import FakeAnthropicServer, ProviderConformance
+from llmp.testing import ProviderConformance
 from llmp_litellm import _hooks
+from llmp_litellm.testing import FakeAnthropicServer
 
 
 class TestAnthropicConformance(ProviderConformance):

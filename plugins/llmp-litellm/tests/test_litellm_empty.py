@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from llmp import errors
-from llmp.testing import EmptyAnswer, FakeAnthropicServer
+from llmp.testing import EmptyAnswer
+from llmp_litellm.testing import FakeAnthropicServer
 
 
 @pytest.mark.parametrize("shape", ["empty", "null", "no_choices", "done_only"])

@@ -8,16 +8,10 @@ from typing import Any
 import pytest
 
 from llmp import errors
-from llmp.testing import (
-    FakeAnthropicServer,
-    StatusError,
-    malformed_chunk,
-    reset_mid_stream,
-    slow,
-    truncated_stream,
-)
+from llmp.testing import StatusError, malformed_chunk, reset_mid_stream, slow, truncated_stream
 from llmp.types import Client, ClientSettings, Request
 from llmp_litellm import _hooks
+from llmp_litellm.testing import FakeAnthropicServer
 
 REQUEST = Request("claude-sonnet-4-6", [{"role": "user", "content": "hi"}])
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from llmp.testing import FakeAnthropicServer, slow
+from llmp.testing import slow
 from llmp_litellm import _loops
+from llmp_litellm.testing import FakeAnthropicServer
 
 
 async def _tasks_on_litellms_loop() -> list[str]:

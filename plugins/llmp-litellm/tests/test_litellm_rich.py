@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 import llmp
 from llmp import errors
-from llmp.testing import FakeAnthropicServer
-from llmp.testing._anthropic_content import STRUCTURED_OUTPUTS_BETA
+from llmp_litellm.testing import FakeAnthropicServer
+from llmp_litellm.testing._anthropic_content import STRUCTURED_OUTPUTS_BETA
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="

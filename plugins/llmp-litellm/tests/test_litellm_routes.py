@@ -1,10 +1,10 @@
 """Routing: Anthropic, and the catch-all at the lowest priority."""
 
 import llmp
-from llmp.testing import FakeOpenAIServer
 from llmp.types import Route
 from llmp_litellm import _hooks
 from llmp_litellm._routes import CATCH_ALL_PRIORITY
+from llmp_openai.testing import FakeOpenAIServer
 
 
 class OtherPlugin:

@@ -26,9 +26,9 @@ from llmp.errors import (
     ConfigurationError,
     GenerationError,
 )
-from llmp.testing import FakeOpenAIServer
 from llmp.types import BatchStatus, Usage
 from llmp_openai import _prices
+from llmp_openai.testing import FakeOpenAIServer
 
 MODEL = "gpt-4.1-mini"
 TERMINAL = ("completed", "failed", "expired", "cancelled")

@@ -4,8 +4,9 @@ from typing import Any
 
 import pytest
 
-from llmp.testing import FakeOpenAIServer, ProviderConformance
+from llmp.testing import ProviderConformance
 from llmp_openai import _hooks
+from llmp_openai.testing import FakeOpenAIServer
 
 
 class TestOpenAIConformance(ProviderConformance):

@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 import llmp
 from llmp.errors import EmptyResponseError, IncompleteResponseError, RefusalError
-from llmp.testing import EmptyAnswer, FakeOpenAIServer
+from llmp.testing import EmptyAnswer
 from llmp.types import ToolCallDelta
+from llmp_openai.testing import FakeOpenAIServer
 
 MODEL = "gpt-4.1-mini"
 

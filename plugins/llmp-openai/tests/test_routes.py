@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 import llmp
-from llmp.testing import FakeOpenAIServer
+from llmp_openai.testing import FakeOpenAIServer
 
 # (model as the user writes it, provider, key prefix, model sent, priced)
 HOSTS = [

@@ -5,8 +5,9 @@ from typing import Any
 import pytest
 
 import llmp
-from llmp.testing import FakeOpenAIServer, ProviderConformance
+from llmp.testing import ProviderConformance
 from llmp.types import Usage
+from llmp_openai.testing import FakeOpenAIServer
 from llmp_together import _hooks
 from llmp_together._prices import cost
 

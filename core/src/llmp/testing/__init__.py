@@ -1,8 +1,19 @@
-"""Local fake provider servers for tests, demos and benchmarks (no network needed).
+"""What every plugin author needs to test a plugin without the internet (no network needed).
 
-``FakeOpenAIServer`` speaks OpenAI's chat-completions wire over TLS with HTTP/2 and HTTP/1.1,
-records what it receives and injects faults on request. The pytest fixtures ``fake_openai`` and
-``fake_openai_server`` (registered by the ``llmp`` pytest plugin) give tests a shared instance.
+- `FunctionClient`: an in-process `Client` whose replies come from a Python function, for testing
+  the core and code built on llmp without TLS or any plugin.
+- The fake servers' common base: `BackgroundServer` (an ASGI app over TLS with HTTP/2 and
+  HTTP/1.1 on loopback), `BackgroundServed` (a fake's start, stop and base URL),
+  `ControlledServer`, `SpawnedServer` and ``python -m llmp.testing.serve`` (a fake in its own
+  process), the shared test CA (`make_tls_files`, `shared_ca_path`), `FakeServerState` (knobs,
+  records, counters, rate-limit budgets), fault injection (`StatusError`, `rate_limited()`, ...),
+  the answer rules every fake follows (`plan_answer`), `RawH2Server` (frame-level HTTP/2
+  misbehaviour) and `RedisServer` (a real redis-server).
+- `ProviderConformance`: the conformance suite every plugin runs against its own fake.
+
+A provider's fake server ships in that provider's plugin, with its pytest fixtures:
+``llmp_openai.testing.FakeOpenAIServer`` (``fake_openai``), ``llmp_gemini.testing.FakeGeminiServer``
+(``fake_gemini``), ``llmp_litellm.testing.FakeAnthropicServer`` (``fake_anthropic``).
 
 ``llmp`` never imports this package. Names load on first use, so the pytest plugin (which every
 test run imports) costs nothing until a test asks for a server.
@@ -15,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from llmp.testing._conformance import ProviderConformance
-    from llmp.testing._fake_openai import FakeOpenAIServer
-    from llmp.testing._fake_openai_app import FakeOpenAIApp
-    from llmp.testing._fake_openai_state import DEFAULT_MODELS, FakeOpenAIState, RequestRecord
+    from llmp.testing._controlled import ControlledServer
+    from llmp.testing._fake_state import FakeServerState, RequestRecord
     from llmp.testing._faults import (
         EchoKey,
+        EmptyAnswer,
         Fault,
         HugeLine,
         Injection,
@@ -41,22 +52,39 @@ if TYPE_CHECKING:
         trickle,
         truncated_stream,
     )
-    from llmp.testing._openai_wire import default_reply, format_duration
-    from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer
-    from llmp.testing._tls import TLSFiles, make_tls_files
+    from llmp.testing._function_client import (
+        FULL_CAPABILITIES,
+        FunctionBatch,
+        FunctionClient,
+        function_registry,
+    )
+    from llmp.testing._raw_h2 import RawH2Server
+    from llmp.testing._redis import RedisServer
+    from llmp.testing._script import Plan, example_for_schema, plan_answer
+    from llmp.testing._served import BackgroundServed
+    from llmp.testing._server import BackgroundServer, ServerOptions, SpawnedServer, spawn_server
+    from llmp.testing._tls import TLSFiles, make_tls_files, shared_ca_path
+    from llmp.testing._wire import ErrorResponse
 
 __all__ = [
-    "DEFAULT_MODELS",
+    "FULL_CAPABILITIES",
+    "BackgroundServed",
     "BackgroundServer",
+    "ControlledServer",
     "EchoKey",
-    "FakeOpenAIApp",
-    "FakeOpenAIServer",
-    "FakeOpenAIState",
+    "EmptyAnswer",
+    "ErrorResponse",
+    "FakeServerState",
     "Fault",
+    "FunctionBatch",
+    "FunctionClient",
     "HugeLine",
     "Injection",
     "MalformedChunk",
+    "Plan",
     "ProviderConformance",
+    "RawH2Server",
+    "RedisServer",
     "RequestRecord",
     "ResetMidStream",
     "ServerOptions",
@@ -67,36 +95,48 @@ __all__ = [
     "Trickle",
     "TruncatedStream",
     "bad_request",
-    "default_reply",
     "echo_key",
-    "format_duration",
+    "example_for_schema",
+    "function_registry",
     "huge_line",
     "make_tls_files",
     "malformed_chunk",
+    "plan_answer",
     "quota_exceeded",
     "rate_limited",
     "reset_mid_stream",
     "server_error",
+    "shared_ca_path",
     "slow",
+    "spawn_server",
     "trickle",
     "truncated_stream",
 ]
 
-# Where each public name lives, for the lazy loader below.
+# Where each public name lives, for the lazy loader below (names not listed: `_faults`).
 _HOMES = {
     "ProviderConformance": "_conformance",
-    "FakeOpenAIServer": "_fake_openai",
-    "DEFAULT_MODELS": "_fake_openai_state",
-    "FakeOpenAIApp": "_fake_openai_app",
-    "FakeOpenAIState": "_fake_openai_state",
-    "RequestRecord": "_fake_openai_state",
-    "default_reply": "_openai_wire",
-    "format_duration": "_openai_wire",
+    "ControlledServer": "_controlled",
+    "FakeServerState": "_fake_state",
+    "RequestRecord": "_fake_state",
+    "FunctionClient": "_function_client",
+    "FunctionBatch": "_function_client",
+    "FULL_CAPABILITIES": "_function_client",
+    "function_registry": "_function_client",
+    "RawH2Server": "_raw_h2",
+    "RedisServer": "_redis",
+    "BackgroundServed": "_served",
+    "Plan": "_script",
+    "example_for_schema": "_script",
+    "plan_answer": "_script",
     "BackgroundServer": "_server",
     "ServerOptions": "_server",
     "SpawnedServer": "_server",
+    "spawn_server": "_server",
     "TLSFiles": "_tls",
     "make_tls_files": "_tls",
+    "shared_ca_path": "_tls",
+    "ErrorResponse": "_wire",
 }
 
 
@@ -110,59 +150,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-# The fake Gemini server (llmp-gemini's wire), loaded lazily like the names above.
-if TYPE_CHECKING:
-    from llmp.testing._fake_gemini import FakeGeminiServer, GeminiRequestRecord
-__all__ += ["FakeGeminiServer", "GeminiRequestRecord"]
-_HOMES.update({"FakeGeminiServer": "_fake_gemini", "GeminiRequestRecord": "_fake_gemini"})
-
-# The fake Anthropic Messages server (llmp-litellm's wire), loaded lazily like the names above.
-if TYPE_CHECKING:
-    from llmp.testing._fake_anthropic import DEFAULT_ANTHROPIC_MODELS, FakeAnthropicServer
-__all__ += ["DEFAULT_ANTHROPIC_MODELS", "FakeAnthropicServer"]
-_HOMES.update({"FakeAnthropicServer": "_fake_anthropic", "DEFAULT_ANTHROPIC_MODELS": "_fake_anthropic"})
-
-# A real redis-server for tests of the Redis cache and cluster limits.
-if TYPE_CHECKING:
-    from llmp.testing._redis import RedisServer
-__all__ += ["RedisServer"]
-_HOMES.update({"RedisServer": "_redis"})
-
-# The in-process client double for testing the core and code built on llmp.
-if TYPE_CHECKING:
-    from llmp.testing._function_client import (
-        FULL_CAPABILITIES,
-        FunctionBatch,
-        FunctionClient,
-        function_registry,
-    )
-__all__ += ["FULL_CAPABILITIES", "FunctionBatch", "FunctionClient", "function_registry"]
-_HOMES.update(
-    {
-        "FunctionClient": "_function_client",
-        "FunctionBatch": "_function_client",
-        "FULL_CAPABILITIES": "_function_client",
-        "function_registry": "_function_client",
-    }
-)
-
-# Faults and answer rules every provider's fake shares.
-if TYPE_CHECKING:
-    from llmp.testing._faults import EmptyAnswer
-    from llmp.testing._script import Plan, example_for_schema, plan_answer
-__all__ += ["EmptyAnswer", "Plan", "example_for_schema", "plan_answer"]
-_HOMES.update({"Plan": "_script", "example_for_schema": "_script", "plan_answer": "_script"})
-
-# The one test CA every fake server's certificate comes from (SSL_CERT_FILE for all of them).
-if TYPE_CHECKING:
-    from llmp.testing._tls import shared_ca_path
-__all__ += ["shared_ca_path"]
-_HOMES.update({"shared_ca_path": "_tls"})
-
-# A raw HTTP/2 server that misbehaves at the frame level (GOAWAY mid-body, dropped sessions).
-if TYPE_CHECKING:
-    from llmp.testing._raw_h2 import RawH2Server
-__all__ += ["RawH2Server"]
-_HOMES.update({"RawH2Server": "_raw_h2"})

@@ -2,7 +2,8 @@
 
 A test schedules faults from its own thread while the server's event loop consumes them, so the
 schedule is guarded by a lock. Faults are plain frozen dataclasses so a test can build exactly the
-response it wants; the helper functions build the common ones with OpenAI's real error bodies.
+response it wants, and every provider's fake renders them in its own wire's shape (an error body
+as that provider sends it); the helper functions build the common ones.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from llmp.testing._openai_wire import ErrorResponse, error_body
+from llmp.testing._wire import retry_after_value
 
-# Messages and types as OpenAI sends them, so client code that inspects them is exercised.
+# Default (message, type, code) per status, for a `StatusError` that gives none: OpenAI's, the
+# wire most clients speak; a fake of another wire maps the type to its own (or uses its own).
 _DEFAULTS: dict[int, tuple[str, str | None, str | None]] = {
     400: ("Invalid request.", "invalid_request_error", None),
     401: (
@@ -44,11 +46,11 @@ _BAD_GATEWAY_HTML = (
 
 @dataclass(frozen=True, slots=True)
 class StatusError:
-    """Answer with ``status`` and OpenAI's error body instead of a completion.
+    """Answer with ``status`` and the fake's own error body instead of a completion.
 
-    ``message``/``type``/``code`` default per status. ``retry_after`` (seconds) and
-    ``retry_after_ms`` set the ``retry-after`` / ``retry-after-ms`` headers the openai SDK reads.
-    ``raw_body`` replaces the JSON body entirely (sent with ``content_type``).
+    ``message``/``type``/``code`` default per status (`error_fields`). ``retry_after`` (seconds) and
+    ``retry_after_ms`` set the ``retry-after`` / ``retry-after-ms`` headers (`http_headers`).
+    ``raw_body`` replaces the error body entirely (sent with ``content_type``).
     """
 
     status: int
@@ -72,22 +74,15 @@ class StatusError:
             self.code if self.code is not None else code,
         )
 
-    def to_response(self) -> ErrorResponse:
-        headers = [(b"content-type", self.content_type.encode())]
+    def http_headers(self) -> list[tuple[bytes, bytes]]:
+        """``content-type``, the ``retry-after``/``retry-after-ms`` asked for, then ``headers``."""
+        out = [(b"content-type", self.content_type.encode())]
         if self.retry_after is not None:
-            headers.append((b"retry-after", _number(self.retry_after)))
+            out.append((b"retry-after", retry_after_value(self.retry_after)))
         if self.retry_after_ms is not None:
-            headers.append((b"retry-after-ms", _number(self.retry_after_ms)))
-        headers.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items())
-        if self.raw_body is not None:
-            return ErrorResponse(self.status, self.raw_body, headers)
-        message, type_, code = self.error_fields()
-        return ErrorResponse(self.status, error_body(message, type_, param=self.param, code=code), headers)
-
-
-def _number(value: float) -> bytes:
-    # "2" rather than "2.0": some clients parse retry-after as an integer, as HTTP specifies.
-    return b"%d" % value if value == int(value) else repr(value).encode()
+            out.append((b"retry-after-ms", retry_after_value(self.retry_after_ms)))
+        out.extend((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in self.headers.items())
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +171,6 @@ class EchoKey:
     (``Invalid header value: Bearer <key>``), as some gateways do: what a client must never show."""
 
     status: int = 401
-
-    def to_response(self, credential: str) -> ErrorResponse:
-        body = error_body(
-            f"Invalid header value: {credential}", "invalid_request_error", code="invalid_api_key"
-        )
-        return ErrorResponse(self.status, body, [(b"content-type", b"application/json")])
 
 
 Fault = (

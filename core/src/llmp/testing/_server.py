@@ -264,8 +264,10 @@ class SpawnedServer:
 
     def _control(self, method: str, name: str, timeout: float) -> dict[str, Any]:
         import urllib.request  # only benchmarks call this; keep it off the import path
+        from urllib.parse import urlsplit
 
-        origin = self.base_url.split("/v1", 1)[0]
+        # The control endpoints hang off the origin, whatever path the fake's base URL has.
+        origin = "https://" + urlsplit(self.base_url).netloc
         request = urllib.request.Request(f"{origin}{CONTROL_PREFIX}{name}", method=method, data=b"")
         context = ssl.create_default_context(cafile=str(self.ca_path))
         with urllib.request.urlopen(request, timeout=timeout, context=context) as response:

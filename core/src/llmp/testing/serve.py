@@ -2,11 +2,15 @@
 
     python -m llmp.testing.serve openai --latency-ttft 0.05 --token-delay 0.01
     python -m llmp.testing.serve gemini --latency-ttft 0.05 --token-delay 0.005 --chunk-count 20
+    python -m llmp.testing.serve my_plugin.testing.serve:serve_fake --latency-ttft 0.05
 
-Once it is listening it prints one JSON line on stdout,
-``{"base_url": ..., "ca_path": ..., "api_key": ..., "pid": ...}``, then serves until SIGINT or
-SIGTERM (or, with ``--exit-on-stdin-eof``, until its stdin closes, which is how :func:`spawn`
-ties the child's life to its parent). Point a client at it with ``SSL_CERT_FILE=<ca_path>`` and
+The fake is named by an installed plugin in the ``llmp.testing.fakes`` entry-point group
+(llmp-openai: ``openai``; llmp-gemini: ``gemini``; llmp-litellm: ``anthropic``), or given as
+``module:attribute``: a fake factory (see :class:`FakeFactory`). Once it is listening it prints
+one JSON line on stdout, ``{"base_url": ..., "ca_path": ..., "api_key": ..., "pid": ...}``, then
+serves until SIGINT or SIGTERM (or, with ``--exit-on-stdin-eof``, until its stdin closes, which
+is how :func:`spawn` ties the child's life to its parent). Point a client at it with
+``SSL_CERT_FILE=<ca_path>`` and
 
 - openai: ``OPENAI_BASE_URL=<base_url> OPENAI_API_KEY=<api_key>``;
 - gemini: ``GEMINI_BASE_URL=<base_url> GEMINI_API_KEY=<api_key>`` (llmp-gemini), or
@@ -18,37 +22,108 @@ Every server's certificate comes from one shared test CA, kept in ``--ca-dir`` (
 ``ca_path`` is that CA's file: servers of different providers started with the same CA
 directory, and the fakes of a test process using it, are all trusted by one ``SSL_CERT_FILE``.
 
-Every provider answers ``GET /_fake/stats`` (``request_count``, ``in_flight``, ``max_in_flight``)
-and ``POST /_fake/reset``, which is what :class:`~llmp.testing.SpawnedServer` calls.
+Every fake answers ``GET /_fake/stats`` (``request_count``, ``in_flight``, ``max_in_flight``)
+and ``POST /_fake/reset``, which is what :class:`~llmp.testing.SpawnedServer` calls (a fake
+without them of its own gets them from `llmp.testing._controlled.ControlledServer`).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import dataclasses
+import importlib
+import inspect
 import json
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
-from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
-    from llmp.testing._server import Receive, Scope, Send, ServerOptions, SpawnedServer
+    from llmp.testing._server import ServerOptions, SpawnedServer
 
-PROVIDERS = ("openai", "gemini", "anthropic")
+__all__ = ["FAKES_GROUP", "FakeFactory", "ServedFake", "fake_names", "load_fake", "main", "spawn"]
+
+#: The entry-point group where plugins register their fakes' factories (name = "module:factory").
+FAKES_GROUP = "llmp.testing.fakes"
+
+# Knobs every factory takes, and the optional ones (with their flags): a flag for a knob the
+# chosen factory does not take fails loudly instead of being silently ignored.
+_COMMON = ("ttft", "token_delay", "chunk_count", "api_keys", "record")
+_OPTIONAL = {
+    "cached_tokens": "--cached-tokens",
+    "reasoning_tokens": "--reasoning-tokens",
+    "rpm": "--rpm",
+    "tpm": "--tpm",
+    "non_stream_delay": "--non-stream-delay",
+}
+
+
+class ServedFake(Protocol):
+    """What a fake factory returns: entering it starts the server, leaving it stops it."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def ca_path(self) -> Path: ...
+
+    @property
+    def api_key(self) -> str: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Any: ...
+
+
+class FakeFactory(Protocol):
+    """``factory(options, *, ttft, token_delay, chunk_count, api_keys, record, **optional)``.
+
+    ``options`` is the transport (:class:`~llmp.testing.ServerOptions`: host, port, HTTP/2 stream
+    limit). The optional knobs a factory may take, as keyword parameters: ``cached_tokens``,
+    ``reasoning_tokens``, ``rpm``, ``tpm``, ``non_stream_delay``; the ones it does not name are
+    refused on the command line. Plugins register theirs in the ``llmp.testing.fakes`` group.
+    """
+
+    def __call__(self, options: ServerOptions, /, **knobs: Any) -> ServedFake: ...
+
+
+def fake_names() -> dict[str, str]:
+    """The fakes installed plugins register: name -> ``"module:factory"``."""
+    return {point.name: point.value for point in entry_points(group=FAKES_GROUP)}
+
+
+def _spec(fake: str) -> str:
+    spec = fake_names().get(fake) or (fake if ":" in fake else None)
+    if spec is None:
+        installed = ", ".join(sorted(fake_names())) or "none"
+        raise LookupError(
+            f"no fake server named {fake!r} is installed (installed: {installed}); install the "
+            "provider's plugin (llmp-openai, llmp-gemini, llmp-litellm) or give module:factory"
+        )
+    return spec
+
+
+def load_fake(fake: str) -> FakeFactory:
+    """The factory for ``fake``: a name from :func:`fake_names`, or ``"module:attribute"``."""
+    module, _, attribute = _spec(fake).partition(":")
+    return cast(FakeFactory, getattr(importlib.import_module(module), attribute))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m llmp.testing.serve", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("provider", choices=PROVIDERS, help="which provider's wire format to speak")
+    parser.add_argument(
+        "fake", help="the fake to run: openai, gemini, anthropic (their plugins' names) or module:factory"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--latency-ttft", type=float, default=0.0, help="seconds before the first byte")
@@ -83,135 +158,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    # A knob the chosen fake does not have must fail loudly, not be silently ignored.
-    unsupported = {
-        "gemini": [("--rpm", args.rpm is not None), ("--tpm", args.tpm is not None)],
-        "anthropic": [("--reasoning-tokens", bool(args.reasoning_tokens))],
-    }.get(args.provider, [])
-    if args.provider != "gemini":
-        unsupported.append(("--non-stream-delay", bool(args.non_stream_delay)))
-    for flag, given in unsupported:
-        if given:
-            parser.error(f"{flag} does not apply to the {args.provider} fake")
-
-
-class _Resettable(Protocol):
-    api_key: str
-
-    def reset(self) -> None: ...
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
-
-
-class _Controlled:
-    """ASGI wrapper giving a fake the control endpoints and counters FakeOpenAIServer has built in.
-
-    Runs on the server's one event loop thread, so the counters need no lock. Requests begun
-    before a reset still finish later; counting per generation keeps them out of the new peak.
-    """
-
-    def __init__(self, app: _Resettable, *, non_stream_delay: float = 0.0) -> None:
-        self.app = app
-        self.non_stream_delay = non_stream_delay
-        self._generation = 0
-        self._request_count = 0
-        self._in_flight = 0  # every request being handled
-        self._in_flight_now = 0  # those begun since the last reset
-        self._max_in_flight = 0
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from llmp.testing._server import CONTROL_PREFIX
-
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        path: str = scope["path"]
-        if path.startswith(CONTROL_PREFIX):
-            await self._control(scope["method"], path[len(CONTROL_PREFIX) :], send)
-            return
-        generation = self._generation
-        self._request_count += 1
-        self._in_flight += 1
-        self._in_flight_now += 1
-        self._max_in_flight = max(self._max_in_flight, self._in_flight_now)
-        try:
-            if self.non_stream_delay > 0 and path.endswith(":generateContent"):
-                await asyncio.sleep(self.non_stream_delay)
-            await self.app(scope, receive, send)
-        finally:
-            self._in_flight -= 1
-            if generation == self._generation:
-                self._in_flight_now -= 1
-
-    async def _control(self, method: str, name: str, send: Send) -> None:
-        status, body = 200, b"{}"
-        if method == "GET" and name == "stats":
-            stats = {
-                "request_count": self._request_count,
-                "in_flight": self._in_flight,
-                "max_in_flight": self._max_in_flight,
-            }
-            body = json.dumps(stats).encode()
-        elif method == "POST" and name == "reset":
-            self.app.reset()
-            self._generation += 1
-            self._request_count = self._in_flight_now = self._max_in_flight = 0
-        else:
-            status, body = 404, b'{"error": "unknown control endpoint"}'
-        headers = [(b"content-type", b"application/json")]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
-
-
-@contextlib.contextmanager
-def _serve(args: argparse.Namespace, options: ServerOptions) -> Iterator[dict[str, Any]]:
-    """Start the fake named by ``args``; yield what a client needs to reach it."""
-    common: dict[str, Any] = {
+def _knobs(parser: argparse.ArgumentParser, args: argparse.Namespace, factory: FakeFactory) -> dict[str, Any]:
+    knobs: dict[str, Any] = {
         "ttft": args.latency_ttft,
         "token_delay": args.token_delay,
         "chunk_count": args.chunk_count,
         "api_keys": args.api_key,
         "record": args.record,
     }
-    if args.provider == "openai":
-        from llmp.testing._fake_openai import FakeOpenAIServer
-
-        server = FakeOpenAIServer(
-            **common,
-            cached_tokens=args.cached_tokens,
-            reasoning_tokens=args.reasoning_tokens,
-            rpm=args.rpm,
-            tpm=args.tpm,
-            options=options,
-        )
-        with server:
-            yield {"base_url": server.base_url, "ca_path": str(server.ca_path), "api_key": server.api_key}
-        return
-
-    from llmp.testing._server import BackgroundServer
-
-    fake: _Resettable
-    if args.provider == "gemini":
-        from llmp.testing._fake_gemini import FakeGeminiServer
-
-        fake = FakeGeminiServer(
-            **common, cached_tokens=args.cached_tokens, thoughts_tokens=args.reasoning_tokens
-        )
-    else:
-        from llmp.testing._fake_anthropic import FakeAnthropicServer
-
-        fake = FakeAnthropicServer(**common, cache_read_tokens=args.cached_tokens, rpm=args.rpm, tpm=args.tpm)
-    # The fake is itself the ASGI app; served here behind the wrapper, its own (never started)
-    # server is unused. Both fakes' base URL is the bare origin.
-    with BackgroundServer(_Controlled(fake, non_stream_delay=args.non_stream_delay), options=options) as bg:
-        yield {"base_url": bg.origin, "ca_path": str(bg.tls.ca_path), "api_key": fake.api_key}
+    taken = inspect.signature(factory).parameters
+    for name, flag in _OPTIONAL.items():
+        value = getattr(args, name)
+        if value is None or value == 0:
+            continue  # not given: the factory's own default stands
+        if name not in taken:
+            parser.error(f"{flag} does not apply to the {args.fake} fake")
+        knobs[name] = value
+    return knobs
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    _check(parser, args)
+    try:
+        factory = load_fake(args.fake)
+    except LookupError as exc:
+        parser.error(str(exc))
+    knobs = _knobs(parser, args, factory)
 
     from llmp.testing._server import ServerOptions
     from llmp.testing._tls import CA_DIR_ENV
@@ -239,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         threading.Thread(target=_watch_stdin, name="stdin-watch", daemon=True).start()
 
-    with _serve(args, options) as info:
+    with factory(options, **knobs) as server:
+        info = {"base_url": server.base_url, "ca_path": str(server.ca_path), "api_key": server.api_key}
         print(json.dumps({**info, "pid": os.getpid()}), flush=True)
         # The server runs on its own thread; the main thread only waits, so it costs no CPU.
         while not done.wait(3600):
@@ -248,11 +222,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def spawn(
-    provider: str,
+    fake: str,
     *,
     ttft: float = 0.0,
     token_delay: float = 0.0,
     chunk_count: int | None = None,
+    cached_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    rpm: int | None = None,
+    tpm: int | None = None,
     non_stream_delay: float = 0.0,
     api_keys: Iterable[str] | None = None,
     record: bool = False,
@@ -261,23 +239,31 @@ def spawn(
     extra_args: Sequence[str] = (),
     startup_timeout: float = 60.0,
 ) -> SpawnedServer:
-    """Run the ``provider`` fake in a child process (for benchmarks) and return its handle.
+    """Run the ``fake`` (a name from :func:`fake_names` or ``"module:factory"``) in a child
+    process (for benchmarks, and tests that need a server in another process) and return its handle.
 
-    The handle is the one ``FakeOpenAIServer.spawn`` returns: ``base_url``, ``ca_path``,
-    ``api_key``, ``pid``, ``stats()``, ``reset()``, ``stop()``, a context manager. ``extra_args``
-    passes provider-specific flags through (``["--rpm", "60"]``). ``ca_dir`` is the shared test
-    CA's directory (default: the child inherits ``$LLMP_TEST_CA_DIR`` or the per-user default, so
-    its certificate verifies against the same ``ca_path`` as this process's fakes). Records are
-    off by default: nobody can read them there, and a long benchmark would only grow the child's
-    memory.
+    The handle (:class:`~llmp.testing.SpawnedServer`) has ``base_url``, ``ca_path``, ``api_key``,
+    ``pid``, ``stats()``, ``reset()``, ``stop()``, and is a context manager. A knob the fake does
+    not have fails the child's start (``--rpm does not apply to the gemini fake``); ``extra_args``
+    passes more flags through. ``ca_dir`` is the shared test CA's directory (default: the child
+    inherits ``$LLMP_TEST_CA_DIR`` or the per-user default, so its certificate verifies against the
+    same ``ca_path`` as this process's fakes). Records are off by default: nobody can read them
+    there, and a long benchmark would only grow the child's memory.
     """
     from llmp.testing._server import spawn_server
 
-    if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
-    args = [provider, "--latency-ttft", repr(ttft), "--token-delay", repr(token_delay)]
+    _spec(fake)  # an unknown name fails here, in the caller, not as a child that exits early
+    args = [fake, "--latency-ttft", repr(ttft), "--token-delay", repr(token_delay)]
     if chunk_count is not None:
         args += ["--chunk-count", str(chunk_count)]
+    if cached_tokens:
+        args += ["--cached-tokens", str(cached_tokens)]
+    if reasoning_tokens:
+        args += ["--reasoning-tokens", str(reasoning_tokens)]
+    if rpm is not None:
+        args += ["--rpm", str(rpm)]
+    if tpm is not None:
+        args += ["--tpm", str(tpm)]
     if non_stream_delay:
         args += ["--non-stream-delay", repr(non_stream_delay)]
     for key in api_keys or ():
