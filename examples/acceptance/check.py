@@ -65,19 +65,19 @@ PROVIDERS = [
     Provider(
         "openai",
         "gpt-4.1-mini",
-        "llmp.testing:FakeOpenAIServer",
+        "llmp_openai.testing:FakeOpenAIServer",
         lambda s: {"OPENAI_BASE_URL": s.base_url, "OPENAI_API_KEY": s.api_key},
     ),
     Provider(
         "gemini",
         "gemini/gemini-3-flash-preview",
-        "llmp.testing:FakeGeminiServer",
+        "llmp_gemini.testing:FakeGeminiServer",
         lambda s: {"GEMINI_BASE_URL": s.base_url, "GEMINI_API_KEY": s.api_key},
     ),
     Provider(
         "anthropic",
         "anthropic/claude-sonnet-4-5",
-        "llmp.testing:FakeAnthropicServer",
+        "llmp_litellm.testing:FakeAnthropicServer",
         lambda s: {"ANTHROPIC_BASE_URL": s.base_url, "ANTHROPIC_API_KEY": s.api_key},
     ),
 ]

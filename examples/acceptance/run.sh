@@ -7,7 +7,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="${1:-$(mktemp -d)/venv}"
 python3 -m venv "$venv"
-"$venv/bin/pip" install -q "$root/core[testing]" "$root/plugins/llmp-openai" "$root/plugins/llmp-gemini" \
-  "$root/plugins/llmp-litellm" pydantic mypy
+"$venv/bin/pip" install -q "$root/core[testing]" "$root/plugins/llmp-openai[testing]" "$root/plugins/llmp-gemini[testing]" \
+  "$root/plugins/llmp-litellm[testing]" pydantic mypy
 "$venv/bin/python" "$root/examples/acceptance/check.py"
 "$venv/bin/mypy" --strict "$root/examples/acceptance/check.py"

@@ -8,7 +8,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from llmp.testing import FakeAnthropicServer
+from llmp_litellm.testing import FakeAnthropicServer
 
 # Releases of litellm published by an attacker: 1.82.7, 1.82.8 and every 1.107.x.
 KNOWN_BAD = ("1.82.7", "1.82.8", "1.107.0", "1.107.1", "1.107.3", "1.107.12", "1.107.0rc1")
