@@ -9,15 +9,20 @@ file holds. Every run resumes the previous one's file; `llmp run`'s last run com
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import random
 import re
 import shlex
+import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -171,34 +176,120 @@ def test_ctrl_c_in_a_script_using_iter_generate_is_a_clean_keyboard_interrupt(
 
 
 class Terminal:
-    """A tmux server of our own (its own socket), one window per command."""
+    """A real terminal for one command per name: ``start``, read the ``screen``, type ``ctrl_c``.
 
-    def __init__(self, socket: str, env: dict[str, str]) -> None:
+    tmux where it is installed (``.ci/run`` installs it): a tmux server of our own (its own
+    socket), one window per command. Without tmux (a fresh machine with only Python), a
+    pseudo-terminal of our own: the command runs in a new session whose controlling terminal is
+    the pty, so the ^C written to its master becomes SIGINT from the kernel's line discipline,
+    exactly as a key typed into a terminal emulator does.
+    """
+
+    def __init__(self, socket: str, env: dict[str, str], *, tmux: bool) -> None:
         self.socket = socket
         self.env = env
+        self.tmux_binary = shutil.which("tmux") if tmux else None
+        self._ptys: dict[str, _Pty] = {}
 
     def tmux(self, *args: str) -> str:
+        assert self.tmux_binary is not None
         result = subprocess.run(
-            ["tmux", "-L", self.socket, *args], env=self.env, capture_output=True, text=True, check=True
+            [self.tmux_binary, "-L", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return result.stdout
 
     def start(self, name: str, command: str) -> None:
+        if self.tmux_binary is None:
+            self._ptys[name] = _Pty(f"{command}; echo LLMP-EXIT=$?", self.env)
+            return
         # The pane stays (sleep) so its screen can still be read after the command ends.
         shell = f"{command}; echo LLMP-EXIT=$?; sleep 600"
         self.tmux("new-session", "-d", "-s", name, "-x", "200", "-y", "50", shell)
 
     def screen(self, name: str) -> str:
+        if self.tmux_binary is None:
+            return self._ptys[name].screen()
         return self.tmux("capture-pane", "-p", "-J", "-t", name)
 
+    def ctrl_c(self, name: str) -> None:
+        if self.tmux_binary is None:
+            self._ptys[name].type(b"\x03")
+        else:
+            self.tmux("send-keys", "-t", name, "C-c")
 
-@pytest.fixture
-def terminal(env: dict[str, str]) -> Iterator[Terminal]:
-    terminal = Terminal(f"llmp-test-{os.getpid()}", env)
+    def close(self) -> None:
+        if self.tmux_binary is not None:
+            subprocess.run(
+                [self.tmux_binary, "-L", self.socket, "kill-server"], capture_output=True, check=False
+            )
+        for pty_ in self._ptys.values():
+            pty_.close()
+
+
+class _Pty:
+    """One shell command on a pseudo-terminal (200x50), its output collected by a thread."""
+
+    def __init__(self, shell: str, env: dict[str, str]) -> None:
+        self._master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        # bash, as tmux runs it: on a Ctrl-C it waits for the command and goes on when the command
+        # handled it (exit 130), where dash dies with it and never prints LLMP-EXIT.
+        self._process = subprocess.Popen(
+            [shutil.which("bash") or "/bin/sh", "-c", shell],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            start_new_session=True,  # setsid(), then the pty becomes the controlling terminal:
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+        os.close(slave)
+        self._output = bytearray()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:  # EIO: every process holding the slave side has exited
+                return
+            if not data:
+                return
+            with self._lock:
+                self._output += data
+
+    def screen(self) -> str:
+        with self._lock:
+            return self._output.decode(errors="replace").replace("\r", "")
+
+    def type(self, keys: bytes) -> None:
+        os.write(self._master, keys)
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+        self._reader.join(5)
+        os.close(self._master)
+
+
+# Both where tmux is installed, so the fallback is tested too.
+TERMINALS = ["tmux", "pty"] if shutil.which("tmux") else ["pty"]
+
+
+@pytest.fixture(params=TERMINALS)
+def terminal(env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Terminal]:
+    terminal = Terminal(f"llmp-test-{os.getpid()}", env, tmux=request.param == "tmux")
     try:
         yield terminal
     finally:
-        subprocess.run(["tmux", "-L", terminal.socket, "kill-server"], capture_output=True, check=False)
+        terminal.close()
 
 
 def test_ctrl_c_typed_during_llmp_ask_stream_in_a_terminal(
@@ -215,7 +306,7 @@ def test_ctrl_c_typed_during_llmp_ask_stream_in_a_terminal(
         terminal.start(name, command)
         wait_for(lambda: "Echo: word" in terminal.screen(name), "the stream to start")  # noqa: B023
         time.sleep(rng.uniform(0, 0.6))  # the moment of the Ctrl-C, not a synchronisation
-        terminal.tmux("send-keys", "-t", name, "C-c")
+        terminal.ctrl_c(name)
         wait_for(lambda: "LLMP-EXIT=" in terminal.screen(name), "llmp to exit")  # noqa: B023
         screen = terminal.screen(name)
         context = f"run {run} (seed {seed}):\n{screen}"
