@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from llmp.errors import LLMPError
 from llmp.types import Capabilities, Chunk, ClientSettings, Request, Response
-from llmp.wire import Lanes, SSEDecoder, error_from_transport
+from llmp.wire import Lanes, SSEDecoder, error_from_transport, send_checked
 from llmp_gemini import _models, _thinking
 from llmp_gemini._conversion import check_params, rest_body
-from llmp_gemini._errors import status_error
+from llmp_gemini._errors import CODES
 from llmp_gemini._responses import StreamState, load, parse_response
 from llmp_gemini._sdk_request import api_version, sdk_headers, split_base_url, timeout_seconds, url_for
 
@@ -182,7 +182,7 @@ class GeminiClient:
         return template
 
     async def _send(self, request: Request, *, stream: bool) -> httpx2.Response:
-        """POST `request`; a non-200 reply, or a transport failure, raises the `llmp.errors`
+        """POST `request`; a non-2xx reply, or a transport failure, raises the `llmp.errors`
         class it means."""
         import httpx2
 
@@ -191,22 +191,7 @@ class GeminiClient:
         http_request = httpx2.Request(
             "POST", template.url, headers=template.headers, content=content, extensions=template.extensions
         )
-        try:
-            response = await self._lanes.send(http_request, stream=stream)
-            if response.status_code != 200:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-                raise status_error(response, self.provider)
-        except LLMPError:
-            raise
-        except Exception as exc:
-            error = error_from_transport(exc, self.provider)
-            if error is None:
-                raise
-            raise error from exc
-        return response
+        return await send_checked(self._lanes, http_request, self.provider, stream=stream, codes=CODES)
 
     # ----- requests -----
 

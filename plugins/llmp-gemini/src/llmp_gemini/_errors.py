@@ -3,26 +3,24 @@
 Google's error body is ``{"error": {"code", "message", "status", "details": [...]}}``; a 429
 says how long to wait in a ``google.rpc.RetryInfo`` detail (``"retryDelay": "7s"``) rather than
 a ``retry-after`` header, which `llmp.wire.error_from_status` reads. What only Gemini's table
-knows: a wrong key is a 400 whose ``ErrorInfo`` reason is ``API_KEY_INVALID``, an
+(`CODES`) knows: a wrong key is a 400 whose ``ErrorInfo`` reason is ``API_KEY_INVALID``, an
 authentication failure whatever the status says. (The ``status`` strings, ``RESOURCE_EXHAUSTED``
-and the rest, always come with the HTTP status that means the same.) Live calls read error
-replies themselves; the batch API's go through google-genai, whose ``APIError`` carries the
-same body. Messages come from the body's ``message`` field only, which never contains the key.
+and the rest, always come with the HTTP status that means the same.) Live calls apply the table
+through `llmp.wire.send_checked`; the batch API's calls go through google-genai, whose
+``APIError`` carries the same body (`translate`). Messages come from the body's ``message``
+field only, which never contains the key.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from llmp import errors
 from llmp.wire import error_from_status, error_from_transport
 
-if TYPE_CHECKING:
-    import httpx2
-
-__all__ = ["CODES", "status_error", "translate"]
+__all__ = ["CODES", "translate"]
 
 #: ``google.rpc.ErrorInfo`` reasons that mean the key, not the request, is wrong.
 CODES: dict[str, type[errors.ProviderError]] = {
@@ -30,11 +28,6 @@ CODES: dict[str, type[errors.ProviderError]] = {
     "API_KEY_SERVICE_BLOCKED": errors.AuthenticationError,
     "API_KEY_HTTP_REFERRER_BLOCKED": errors.AuthenticationError,
 }
-
-
-def status_error(response: httpx2.Response, provider: str) -> errors.ProviderError:
-    """The llmp error for a non-200 reply whose body has been read."""
-    return error_from_status(response.status_code, response.content, response.headers, provider, codes=CODES)
 
 
 def _sdk_error(exc: BaseException, provider: str) -> errors.LLMPError | None:

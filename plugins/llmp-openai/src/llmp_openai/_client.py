@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from llmp.errors import LLMPError, MalformedResponseError
 from llmp.types import Capabilities, Chunk, ClientSettings, Embeddings, EmbedRequest, Request, Response
-from llmp.wire import Lanes, SSEDecoder, error_from_transport, rate_limit_info
+from llmp.wire import Lanes, SSEDecoder, error_from_transport, rate_limit_info, send_checked
 from llmp_openai._embed import embed_body, parse_embeddings
-from llmp_openai._errors import status_error
+from llmp_openai._errors import CODES
 from llmp_openai._hosts import Host, host_for, overridden
 from llmp_openai._params import effective_params
 from llmp_openai._request import request_body
@@ -209,22 +209,7 @@ class OpenAIClient:
         request = httpx2.Request(
             "POST", endpoint.url, headers=endpoint.headers, content=content, extensions=extensions
         )
-        try:
-            response = await self._lanes.send(request, stream=stream)
-            if not 200 <= response.status_code < 300:
-                try:
-                    await response.aread()
-                finally:
-                    await response.aclose()
-                raise status_error(response, self.provider)
-        except LLMPError:
-            raise
-        except Exception as exc:
-            error = error_from_transport(exc, self.provider)
-            if error is None:
-                raise
-            raise error from exc
-        return response
+        return await send_checked(self._lanes, request, self.provider, stream=stream, codes=CODES)
 
     async def complete(self, request: Request) -> Response:
         content = _dumps(self.body(request, stream=False)).encode()

@@ -1,25 +1,21 @@
 """OpenAI's errors as `llmp.errors`: `llmp.wire`'s mapping, with OpenAI's error codes on top.
 
-A live call's error reply and transport failure go through `llmp.wire.error_from_status` and
-`llmp.wire.error_from_transport` (the provider's own message and status, ``retry-after`` and the
-``x-ratelimit-*`` headers as typed fields). The batch API's calls go through the openai SDK, whose
-exceptions carry the same response, so they are read the same way. Nothing here puts a key in a
-message: messages come from the body's ``message`` field, and `llmp.errors` scrubs any key a
-server echoed back.
+Live calls go through `llmp.wire.send_checked`: `llmp.wire.error_from_status` with `CODES` (the
+provider's own message and status, ``retry-after`` and the ``x-ratelimit-*`` headers as typed
+fields) and `llmp.wire.error_from_transport`. The batch API's calls go through the openai SDK,
+whose exceptions carry the same response, so `translate` reads them the same way. Nothing here
+puts a key in a message: messages come from the body's ``message`` field, and `llmp.errors`
+scrubs any key a server echoed back.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
 from llmp import errors
 from llmp.wire import error_from_status, error_from_transport
 
-if TYPE_CHECKING:
-    import httpx2
-
-__all__ = ["CODES", "status_error", "translate"]
+__all__ = ["CODES", "translate"]
 
 #: OpenAI's ``error.code`` values that decide the class whatever the status says (the shared
 #: mapping knows them too; they are OpenAI's, so they are named here).
@@ -30,11 +26,6 @@ CODES: dict[str, type[errors.ProviderError]] = {
 }
 
 
-def status_error(response: httpx2.Response, provider: str) -> errors.ProviderError:
-    """The llmp error for a non-2xx reply whose body has been read."""
-    return error_from_status(response.status_code, response.content, response.headers, provider, codes=CODES)
-
-
 def translate(exc: BaseException, provider: str) -> errors.LLMPError | None:
     """The llmp error for an openai SDK exception (the batch API) or a transport exception, or
     None if it is neither."""
@@ -43,7 +34,8 @@ def translate(exc: BaseException, provider: str) -> errors.LLMPError | None:
     sdk = sys.modules.get("openai")  # its exceptions can only exist once it is imported
     if sdk is not None:
         if isinstance(exc, sdk.APIStatusError):
-            return status_error(exc.response, provider)
+            reply = exc.response
+            return error_from_status(reply.status_code, reply.content, reply.headers, provider, codes=CODES)
         if isinstance(exc, sdk.APIConnectionError) and exc.__cause__ is not None:
             # The SDK wraps httpx2's exception (a timeout is an APIConnectionError subclass).
             translated = error_from_transport(exc.__cause__, provider)
