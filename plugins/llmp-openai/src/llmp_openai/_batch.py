@@ -74,7 +74,7 @@ class OpenAIBatch:
         return await self._run(_retrieve(self._client.provider, sdk, batch))
 
     def _sdk(self) -> AsyncOpenAI:
-        return self._client.sdk()
+        return self._client.sdk
 
     async def _run(self, work: Awaitable[T]) -> T:
         try:

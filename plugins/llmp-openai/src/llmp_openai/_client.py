@@ -153,6 +153,7 @@ class OpenAIClient:
 
         return OpenAIBatch(self)
 
+    @property
     def sdk(self) -> openai.AsyncOpenAI:
         """The openai SDK's client for this host and key (built, and the SDK imported, on first
         use: only the batch API needs it), on an httpx2 client of its own; its retries are off."""
