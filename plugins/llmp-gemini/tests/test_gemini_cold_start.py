@@ -31,6 +31,17 @@ llmp.LLM("gemini/gemini-2.5-flash").batch_submit(["hi"])
 print(json.dumps(["google.genai" in sys.modules]))
 """
 
+KEY_HEADER_CHILD = r"""
+import json, sys
+import llmp
+
+llm = llmp.LLM("gemini/gemini-2.5-flash", cache=False)  # registers the key: h2 is not loaded yet
+assert "h2" not in sys.modules
+assert llm.chat("hi") == "Echo: hi"
+import h2.utilities
+print(json.dumps([b"x-goog-api-key" in h2.utilities._SECURE_HEADERS]))
+"""
+
 
 def run_child(code: str) -> list[object]:
     # The fixture pointed this process's environment at the fake server; the child inherits it.
@@ -49,3 +60,10 @@ def test_chat_stream_and_generate_import_no_google_genai(fake_gemini: FakeGemini
 def test_the_batch_api_still_runs_on_google_genai(fake_gemini: FakeGeminiServer) -> None:
     # The control: google-genai is still there, imported where it is really used.
     assert run_child(BATCH_CHILD) == [True]
+
+
+def test_the_key_header_is_never_indexed_whatever_was_imported_first(fake_gemini: FakeGeminiServer) -> None:
+    # The key was registered before h2 was imported (LLM() comes first), so only the lanes the
+    # client sends on can make HPACK send x-goog-api-key never-indexed, out of both ends'
+    # compression tables, as llmp does for every credential header (llmp._secrets).
+    assert run_child(KEY_HEADER_CHILD) == [True]

@@ -199,7 +199,9 @@ class Lanes:
         if response.http_version != self.http_version:
             self.http_version = response.http_version
         if not stream:
-            await self._release(lane)
+            lane.in_flight -= 1
+            if lane.retired and not lane.in_flight:  # rare; the common case awaits nothing more
+                await self._release(lane, counted=True)
             return response
         response.stream = _releasing_stream_type()(response.stream, self, lane)
         return response
@@ -214,8 +216,11 @@ class Lanes:
         self._retired.append(lane)
         _log.debug("retired an HTTP/2 connection to %s after %s", self.base_url, type(exc).__name__)
 
-    async def _release(self, lane: _Lane) -> None:
-        lane.in_flight -= 1
+    async def _release(self, lane: _Lane, *, counted: bool = False) -> None:
+        """A request on `lane` ended (`counted`: its count is already taken off); a retired lane
+        with nothing left in flight is closed."""
+        if not counted:
+            lane.in_flight -= 1
         if lane.retired and not lane.in_flight:
             with contextlib.suppress(ValueError):
                 self._retired.remove(lane)
