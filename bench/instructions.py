@@ -12,7 +12,10 @@ OpenAI server in its own process (not counted):
 
 - ``text-stream``: ``astream`` of a 28-word echo in 20 deltas; ``text-call``: ``agenerate``;
 - ``events-text`` / ``events-tool``: ``astream_events`` of 50 text deltas / of a tool call in 50
-  argument fragments (skipped for an llmp without ``astream_events``).
+  argument fragments (skipped for an llmp without ``astream_events``);
+- ``gemini-stream`` / ``gemini-call``: ``text-stream`` / ``text-call`` on
+  ``gemini/gemini-2.5-flash`` against the fake Gemini server (same 20-delta reply; not run unless
+  named in ``--workloads``).
 
 Every interpreter given runs every workload, so one table compares checkouts (``--python`` of
 another checkout's venv). A run takes ~2 minutes per workload and interpreter.
@@ -27,19 +30,24 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from _common import client_env
 
 WORKLOADS = ("text-stream", "text-call", "events-text", "events-tool")
+GEMINI_WORKLOADS = ("gemini-stream", "gemini-call")
 CLIENT = r"""
 import asyncio, sys, llmp
 workload, n = sys.argv[1], int(sys.argv[2])
+gemini = workload.startswith("gemini-")
+workload = workload.replace("gemini-", "text-")
 FILL = " ".join(f"w{i}" for i in range(26))
 TEXT = " ".join(f"w{i}" for i in range(60))
 TOOL = {"name": "record", "description": "Record a form.", "parameters": {"type": "object",
         "properties": {f"field_{i}": {"type": "string"} for i in range(10)},
         "required": [f"field_{i}" for i in range(10)]}}
-llm = llmp.LLM("gpt-4.1-mini", cache=False, max_concurrent=128, timeout=3000)
+model = "gemini/gemini-2.5-flash" if gemini else "gpt-4.1-mini"
+llm = llmp.LLM(model, cache=False, max_concurrent=128, timeout=3000)
 if workload.startswith("events") and not hasattr(llm, "astream_events"):
     print("unsupported"); sys.exit(0)
 
@@ -86,6 +94,18 @@ def count(python: str, workload: str, n: int, env: dict[str, str]) -> int | None
     return int(match[1].replace(",", ""))
 
 
+def _server_kind(workload: str) -> str:
+    if workload.startswith("gemini"):
+        return "gemini-20"
+    return "openai-20" if workload.startswith("text") else "openai-50"
+
+
+def gemini_env(env: dict[str, str], base_url: str, api_key: str) -> dict[str, str]:
+    """``env`` pointed at the fake Gemini server instead (nothing else may re-key the client)."""
+    env = {k: v for k, v in env.items() if not k.startswith(("GEMINI_", "GOOGLE_"))}
+    return env | {"GEMINI_BASE_URL": base_url, "GEMINI_API_KEY": api_key, "LLMP_PLUGINS": "gemini"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", action="append", default=None, help="an interpreter (repeatable)")
@@ -94,22 +114,30 @@ def main() -> None:
     args = parser.parse_args()
     pythons = args.python or [sys.executable]
     workloads = args.workloads.split(",")
+    from llmp.testing.serve import spawn
     from llmp_openai.testing import FakeOpenAIServer
 
-    servers = {
-        20: FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.005, chunk_count=20),
-        50: FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.002, chunk_count=50),
+    # One server per reply shape, spawned only if a workload needs it.
+    needed = {_server_kind(w) for w in workloads}
+    starters: dict[str, Any] = {
+        "openai-20": lambda: FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.005, chunk_count=20),
+        "openai-50": lambda: FakeOpenAIServer.spawn(ttft=0.05, token_delay=0.002, chunk_count=50),
+        "gemini-20": lambda: spawn("gemini", ttft=0.05, token_delay=0.005, chunk_count=20),
     }
+    servers = {kind: starters[kind]() for kind in sorted(needed)}
     table: dict[str, dict[str, float | None]] = {}
     try:
         with tempfile.TemporaryDirectory(prefix="llmp-bench-ir-") as cache:
             for python in pythons:
                 row = table.setdefault(python, {})
                 for workload in workloads:
-                    server = servers[20 if workload.startswith("text") else 50]
+                    kind = _server_kind(workload)
+                    server = servers[kind]
                     env = client_env(
                         server.base_url, str(server.ca_path), server.api_key or "sk-bench", cache
                     )
+                    if kind.startswith("gemini"):
+                        env = gemini_env(env, server.base_url, server.api_key or "AIzaBench")
                     small = count(python, workload, 16, env)
                     big = count(python, workload, 16 + args.requests, env)
                     row[workload] = None if small is None or big is None else (big - small) / args.requests

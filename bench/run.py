@@ -224,6 +224,7 @@ def write_markdown(
         ".venv/bin/python bench/run.py --from-json bench/results/latest.json   # rewrite this page",
         ".venv/bin/python bench/sdk_paths.py [--no-stream]   # the SDK-path micro-benchmark",
         ".venv/bin/python bench/startup.py                   # import, LLM(), first call, cache hits",
+        ".venv/bin/python bench/startup.py --cold-only       # a call in a fresh process vs httpx2, SDKs",
         ".venv/bin/python bench/connections.py               # HTTP/2 x1/x2/x4/x8 vs HTTP/1.1, c=128/512",
         ".venv/bin/python bench/gemini.py                    # llmp-gemini vs google-genai (aiohttp, httpx2)",
         ".venv/bin/python bench/ray.py                       # Ray Data: 2 actors against 1 (~3 min)",

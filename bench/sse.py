@@ -50,7 +50,7 @@ def gemini_stream() -> list[bytes]:
 
 
 def _old_openai(reads: list[bytes]) -> int:
-    from llmp_openai._conversion import SSEParser
+    from _old_sse import SSEParser
 
     parser = SSEParser()
     count = 0
@@ -70,7 +70,7 @@ def _new_openai(reads: list[bytes]) -> int:
 
 
 def _old_gemini(reads: list[bytes]) -> int:
-    from llmp_gemini._responses import SSEEvents
+    from _old_sse import SSEEvents
 
     events = SSEEvents()
     count = 0
@@ -105,8 +105,7 @@ def _with_json(run: Callable[[list[bytes]], int], new: bool) -> Callable[[list[b
     """The same run, plus what every plugin does next with each event: ``json.loads`` its data."""
 
     def old_and_loads(reads: list[bytes]) -> int:
-        from llmp_gemini._responses import SSEEvents
-        from llmp_openai._conversion import SSEParser
+        from _old_sse import SSEEvents, SSEParser
 
         count = 0
         if run is _old_openai:
@@ -143,8 +142,7 @@ def _with_json(run: Callable[[list[bytes]], int], new: bool) -> Callable[[list[b
 
 def _same_payloads() -> None:
     """The new decoder yields exactly the old parsers' payloads (else the timing means nothing)."""
-    from llmp_gemini._responses import SSEEvents
-    from llmp_openai._conversion import SSEParser
+    from _old_sse import SSEEvents, SSEParser
 
     reads = openai_stream()
     old = [p.decode() for data in reads for p in SSEParser().feed(data)]

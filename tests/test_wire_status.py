@@ -183,6 +183,57 @@ def test_gemini_retry_info() -> None:
     assert retry_delay(b"not json") is None
 
 
+GEMINI_BAD_KEY = {
+    "error": {
+        "code": 400,
+        "message": "API key not valid. Please pass a valid API key.",
+        "status": "INVALID_ARGUMENT",
+        "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"}],
+    }
+}
+
+
+def test_a_provider_table_decides_over_the_status() -> None:
+    # Google sends a wrong key as a 400: only the provider's table knows it is a key problem.
+    assert type(error_from_status(400, GEMINI_BAD_KEY, {}, "gemini")) is errors.BadRequestError
+    table = {"API_KEY_INVALID": errors.AuthenticationError}
+    error = error_from_status(400, GEMINI_BAD_KEY, {}, "gemini", codes=table)
+    assert type(error) is errors.AuthenticationError
+    assert (error.status_code, error.message) == (400, "API key not valid. Please pass a valid API key.")
+    assert error.body == GEMINI_BAD_KEY
+    # Words it does not carry leave the status mapping as it is; so does an empty table.
+    assert (
+        type(error_from_status(404, {"error": {"message": "m"}}, {}, "g", codes=table))
+        is errors.BadRequestError
+    )
+    assert type(error_from_status(400, GEMINI_BAD_KEY, {}, "gemini", codes={})) is errors.BadRequestError
+
+
+def test_a_table_matches_codes_types_and_statuses_in_its_own_order() -> None:
+    body = {"error": {"message": "busy", "type": "overloaded", "code": "try_later", "status": "UNAVAILABLE"}}
+    first = {"UNAVAILABLE": errors.ServerError, "overloaded": errors.ConflictError}
+    assert type(error_from_status(400, body, {}, "p", codes=first)) is errors.ServerError
+    second = {"try_later": errors.RateLimitError, "UNAVAILABLE": errors.ServerError}
+    assert type(error_from_status(400, body, {}, "p", codes=second)) is errors.RateLimitError
+
+
+def test_a_retried_class_from_a_table_gets_the_wait_and_the_rate_limits() -> None:
+    headers = {"retry-after": "3", "x-ratelimit-remaining-requests": "0", "x-ratelimit-limit-requests": "60"}
+    body = openai("Too many requests in flight.", "requests", code="rate_limit_exceeded")
+    error = error_from_status(
+        400, body, headers, "host", codes={"rate_limit_exceeded": errors.RateLimitError}
+    )
+    assert isinstance(error, errors.RateLimitError)
+    assert error.retryable
+    assert error.retry_after == 3.0
+    assert error.rate_limit is not None
+    assert (error.rate_limit.remaining_requests, error.rate_limit.limit_requests) == (0, 60)
+    # A class that is not retried asks for no wait, whatever the headers say.
+    refused = error_from_status(429, body, headers, "host", codes={"requests": errors.BadRequestError})
+    assert type(refused) is errors.BadRequestError
+    assert (refused.retry_after, refused.rate_limit) == (None, None)
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf", "soon", ""])
 def test_retry_after_that_cannot_be_honoured_is_ignored(value: str) -> None:
     assert retry_after({"retry-after": value}) is None

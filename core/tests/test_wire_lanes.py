@@ -213,6 +213,34 @@ async def test_closed_lanes_refuse_requests(server: RawH2Server) -> None:
         await get(lanes, server, "/ok")
 
 
+async def test_built_requests_carry_the_clients_defaults_and_send_as_they_are(server: RawH2Server) -> None:
+    async with open_lanes(server, headers={"x-plugin": "p1"}) as lanes:
+        template = lanes.build_request("GET", server.url("/ok"), headers={"accept": "application/json"})
+        assert lanes.connections == 1  # built by a lane's client, which the first send then uses
+        headers = template.headers
+        assert (headers["accept"], headers["x-plugin"], headers["connection"]) == (
+            "application/json",  # the caller's header wins over the client's "*/*"
+            "p1",
+            "keep-alive",
+        )
+        assert headers["accept-encoding"].startswith("gzip")
+        assert headers["user-agent"].startswith("python-httpx2/")
+        assert template.extensions["timeout"] == httpx2.Timeout(10.0, pool=POOL_TIMEOUT).as_dict()
+        assert lanes.build_request("GET", server.url("/ok"), timeout=3.0).extensions["timeout"] == (
+            httpx2.Timeout(3.0).as_dict()
+        )
+        # Reused: each request takes the template's URL, headers and extensions.
+        for _ in range(2):
+            request = httpx2.Request(
+                "GET", template.url, headers=template.headers, extensions=template.extensions
+            )
+            response = await lanes.send(request)
+            assert response.status_code == 200
+        assert (lanes.connections, server.counts.connections) == (1, 1)
+    with pytest.raises(RuntimeError, match="closed"):
+        lanes.build_request("GET", server.url("/ok"))
+
+
 @pytest.mark.parametrize(
     ("options", "match"),
     [

@@ -13,10 +13,10 @@ from google.genai import types
 from llmp import errors
 from llmp.errors import MalformedResponseError
 from llmp.types import Usage
-from llmp_gemini._client import split_base_url
 from llmp_gemini._errors import translate
 from llmp_gemini._prices import cost
-from llmp_gemini._responses import SSEEvents, StreamState, finish_reason, load, parse_response
+from llmp_gemini._responses import StreamState, finish_reason, load, parse_response
+from llmp_gemini._sdk_request import split_base_url
 
 
 def sdk_response(data: dict[str, Any]) -> dict[str, Any]:
@@ -206,17 +206,6 @@ def test_stream_ends_truncated_blocked_or_empty() -> None:
     assert [c.finish_reason for c in blocked.end(2, "gemini")] == ["content_filter", "content_filter", None]
     empty = StreamState().end(1, "gemini")
     assert [(c.usage, c.finish_reason) for c in empty] == [(Usage(), None)], "nothing came: no sample"
-
-
-def test_sse_events_join_data_lines_and_flush_the_last_event() -> None:
-    events = SSEEvents()
-    assert events.feed(b'data: {"a"') == []
-    assert events.feed(b': 1}\r\n\r\n: comment\r\ndata: {"b":\r\ndata: 2}\r\n\r\n') == [
-        b'{"a": 1}',
-        b'{"b":\n2}',
-    ]
-    assert events.feed(b'data:{"c": 3}') == []
-    assert events.close() == [b'{"c": 3}']
 
 
 def test_load_reads_objects_and_raises_error_events() -> None:

@@ -11,7 +11,6 @@ import pytest
 from llmp.errors import MalformedResponseError, ServerError
 from llmp.types import Chunk, TokenLogprob, ToolCall, ToolCallDelta, Usage
 from llmp_openai._response import chunks_from_event, parse_completion
-from llmp_openai._sse import SSEParser
 
 
 def completion(*choices: dict[str, Any], usage: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -237,19 +236,3 @@ def test_stream_errors_and_bad_events() -> None:
     for raw in (b"{not json", b"[1]", b'{"choices": [{"delta": {"tool_calls": [1]}}]}'):
         with pytest.raises(MalformedResponseError):
             chunks_from_event(raw, "openai")
-
-
-def test_sse_parser_joins_split_lines_skips_comments_and_stops_at_done() -> None:
-    parser = SSEParser()
-    assert parser.feed(b'data: {"a"') == []
-    assert parser.feed(b': 1}\n\n: comment\nevent: x\ndata:{"b": 2}\r\n') == [b'{"a": 1}', b'{"b": 2}']
-    assert not parser.done
-    assert parser.feed(b"data: [DONE]\n\ndata: {}\n") == []
-    assert parser.done
-    assert parser.feed(b"data: {}\n") == []
-
-
-def test_sse_parser_is_not_done_without_done() -> None:
-    parser = SSEParser()
-    assert parser.feed(b'data: {"a": 1}\n\n') == [b'{"a": 1}']
-    assert not parser.done

@@ -6,7 +6,8 @@ transport failure into the `llmp.errors` class the core acts on (retry, step a k
 at once). They live here once, tested against real servers that misbehave at the frame level.
 
 - `SSEDecoder`, `ServerSentEvent`: incremental SSE decoding, linear in the stream's size.
-- `Lanes`: a pool of ``httpx2.AsyncClient`` s for one origin.
+- `Lanes`: a pool of ``httpx2.AsyncClient`` s for one origin; `send_checked`: one request on
+  them, a non-2xx reply or a transport failure raised as the `llmp.errors` class it means.
 - `error_from_status`: an HTTP error response as an `llmp.errors.ProviderError`.
 - `error_from_transport`, `is_tls_failure`: httpx2/h2/ssl exceptions as `llmp.errors`.
 - `retry_after`, `rate_limit_info`, `parse_duration`, `retry_delay`: rate-limit signals.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from llmp.wire._lanes import Lanes
 from llmp.wire._ratelimit import parse_duration, rate_limit_info, retry_after
+from llmp.wire._send import send_checked
 from llmp.wire._sse import ServerSentEvent, SSEDecoder
 from llmp.wire._status import error_from_status, retry_delay
 from llmp.wire._transport import error_from_transport, is_tls_failure
@@ -34,4 +36,5 @@ __all__ = [
     "rate_limit_info",
     "retry_after",
     "retry_delay",
+    "send_checked",
 ]

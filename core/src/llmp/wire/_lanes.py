@@ -165,6 +165,19 @@ class Lanes:
             best = self._open()
         return best
 
+    def build_request(self, method: str, url: str | httpx2.URL, **kwargs: Any) -> httpx2.Request:
+        """A request as the lanes' clients build one (``httpx2.AsyncClient.build_request``'s
+        arguments): their default headers (``Accept``, ``Accept-Encoding``, ``Connection``,
+        ``User-Agent``, and any ``headers=`` the `Lanes` were given) under the ones passed here, and
+        their ``timeout`` unless one is passed. `send` sends a request as it is, so a plugin that
+        sends one endpoint's request many times builds it here once and reuses its URL, headers
+        and extensions (the lanes are alike, so it fits every one of them).
+        """
+        if self._closed:
+            raise RuntimeError("these Lanes are closed: build new ones")
+        lane = self._lanes[0] if self._lanes else self._open()
+        return lane.http.build_request(method, url, **kwargs)
+
     async def send(self, request: httpx2.Request, *, stream: bool = False) -> httpx2.Response:
         """Send ``request`` on the least busy lane (opening one if all are full).
 
@@ -186,7 +199,9 @@ class Lanes:
         if response.http_version != self.http_version:
             self.http_version = response.http_version
         if not stream:
-            await self._release(lane)
+            lane.in_flight -= 1
+            if lane.retired and not lane.in_flight:  # rare; the common case awaits nothing more
+                await self._release(lane, counted=True)
             return response
         response.stream = _releasing_stream_type()(response.stream, self, lane)
         return response
@@ -201,8 +216,11 @@ class Lanes:
         self._retired.append(lane)
         _log.debug("retired an HTTP/2 connection to %s after %s", self.base_url, type(exc).__name__)
 
-    async def _release(self, lane: _Lane) -> None:
-        lane.in_flight -= 1
+    async def _release(self, lane: _Lane, *, counted: bool = False) -> None:
+        """A request on `lane` ended (`counted`: its count is already taken off); a retired lane
+        with nothing left in flight is closed."""
+        if not counted:
+            lane.in_flight -= 1
         if lane.retired and not lane.in_flight:
             with contextlib.suppress(ValueError):
                 self._retired.remove(lane)

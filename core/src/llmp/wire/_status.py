@@ -37,6 +37,7 @@ _CONTEXT_PHRASES = (
 )
 _QUOTA_CODES = frozenset({"insufficient_quota"})
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+_ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 _TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAGS = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
@@ -113,8 +114,17 @@ def retry_delay(body: Any) -> float | None:
 
 
 def _codes(error: Mapping[str, Any]) -> set[str]:
-    """The error's machine-readable words: OpenAI's ``code``/``type``, Google's ``status``."""
-    return {str(error[k]) for k in ("code", "type", "status") if isinstance(error.get(k), str)}
+    """The error's machine-readable words: OpenAI's ``code``/``type``, Google's ``status`` and the
+    ``reason`` of each ``google.rpc.ErrorInfo`` detail (``API_KEY_INVALID``)."""
+    codes = {str(error[k]) for k in ("code", "type", "status") if isinstance(error.get(k), str)}
+    details = error.get("details")
+    if isinstance(details, list):
+        for detail in details:
+            if isinstance(detail, Mapping) and detail.get("@type") == _ERROR_INFO:
+                reason = detail.get("reason")
+                if isinstance(reason, str):
+                    codes.add(reason)
+    return codes
 
 
 def _is_context_error(codes: set[str], message: str) -> bool:
@@ -124,8 +134,31 @@ def _is_context_error(codes: set[str], message: str) -> bool:
     return any(phrase in lowered for phrase in _CONTEXT_PHRASES)
 
 
+def _class_for(status: int, codes: set[str], message: str) -> type[errors.ProviderError]:
+    if (status == 429 and codes & _QUOTA_CODES) or status == 402:
+        return errors.QuotaExceededError
+    if status in (401, 403):
+        return errors.AuthenticationError
+    if status == 429:
+        return errors.RateLimitError
+    if status == 408:
+        return errors.ProviderTimeoutError
+    if status == 409:
+        return errors.ConflictError
+    if status >= 500:
+        return errors.ServerError
+    if _is_context_error(codes, message):
+        return errors.ContextWindowExceededError
+    return errors.BadRequestError
+
+
 def error_from_status(
-    status: int, body: Any, headers: Mapping[str, str], provider: str
+    status: int,
+    body: Any,
+    headers: Mapping[str, str],
+    provider: str,
+    *,
+    codes: Mapping[str, type[errors.ProviderError]] | None = None,
 ) -> errors.ProviderError:
     """The llmp error for an HTTP error response.
 
@@ -143,7 +176,12 @@ def error_from_status(
     - 408: `ProviderTimeoutError`; 409: `ConflictError`; 5xx (and Anthropic's 529): `ServerError`,
       each with the `retry_after` the provider asked for.
 
-    Plugins special-case on top (Gemini's ``API_KEY_INVALID`` 400 is an authentication error).
+    ``codes`` is the provider's own table on top: its machine-readable error words (OpenAI's
+    ``code`` and ``type``, Google's ``status`` and ``ErrorInfo`` reasons) mapped to the class
+    they mean whatever the status says, e.g. Gemini's ``{"API_KEY_INVALID": AuthenticationError}``
+    for a wrong key, which Google sends as a 400. The first word of the table the error carries
+    decides (in the table's order). A retryable class gets the `retry_after` the provider asked for,
+    a `RateLimitError` the `rate_limit` headers too.
     """
     parsed = _parse(body)
     error = _error_object(parsed)
@@ -153,25 +191,14 @@ def error_from_status(
             message = f"HTTP {status} {HTTPStatus(status).phrase}"
         except ValueError:
             message = f"HTTP {status}"
-    codes = _codes(error)
+    words = _codes(error)
+    cls = next((c for word, c in codes.items() if word in words), None) if codes else None
+    if cls is None:
+        cls = _class_for(status, words, message)
     kwargs: dict[str, Any] = {"provider": provider, "status_code": status, "body": parsed}
-    if (status == 429 and codes & _QUOTA_CODES) or status == 402:
-        return errors.QuotaExceededError(message, **kwargs)
-    if status in (401, 403):
-        return errors.AuthenticationError(message, **kwargs)
-    wait = None
-    if status in (408, 409, 429) or status >= 500:
+    if cls.retryable:
         wait = retry_after(headers)
-        if wait is None:
-            wait = retry_delay(parsed)
-    if status == 429:
-        return errors.RateLimitError(message, retry_after=wait, rate_limit=rate_limit_info(headers), **kwargs)
-    if status == 408:
-        return errors.ProviderTimeoutError(message, retry_after=wait, **kwargs)
-    if status == 409:
-        return errors.ConflictError(message, retry_after=wait, **kwargs)
-    if status >= 500:
-        return errors.ServerError(message, retry_after=wait, **kwargs)
-    if _is_context_error(codes, message):
-        return errors.ContextWindowExceededError(message, **kwargs)
-    return errors.BadRequestError(message, **kwargs)
+        kwargs["retry_after"] = retry_delay(parsed) if wait is None else wait
+        if issubclass(cls, errors.RateLimitError):
+            kwargs["rate_limit"] = rate_limit_info(headers)
+    return cls(message, **kwargs)

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from llmp.errors import LLMPError, MalformedResponseError
-from llmp.headers import rate_limit_info
 from llmp.types import Capabilities, Chunk, ClientSettings, Request, Response
+from llmp.wire import SSEDecoder, rate_limit_info
 
 from llmp_cohere import _models
 from llmp_cohere._conversion import PROVIDER, StreamReader, parse_chat, request_body
@@ -89,19 +89,19 @@ class CohereClient:
                 if raw.status_code >= 400:
                     raise from_status(raw.status_code, await raw.aread(), raw.headers)
                 reader = StreamReader()
+                decoder = SSEDecoder(provider=PROVIDER)
                 first = True
-                async for line in raw.aiter_lines():
-                    # Server-sent events: the data line repeats the event's type, one per event.
-                    if not line.startswith("data:"):
-                        continue
-                    for chunk in reader.feed(line[5:].strip()):
-                        if first:  # the response's headers, once, on the first chunk
-                            chunk.rate_limit, chunk.http_version = (
-                                rate_limit_info(raw.headers),
-                                raw.http_version,
-                            )
-                            first = False
-                        yield chunk
+                async for data in raw.aiter_bytes():
+                    # Server-sent events: ``event:`` names the type, which the data repeats.
+                    for event in decoder.feed(data):
+                        for chunk in reader.feed(event.data):
+                            if first:  # the response's headers, once, on the first chunk
+                                chunk.rate_limit, chunk.http_version = (
+                                    rate_limit_info(raw.headers),
+                                    raw.http_version,
+                                )
+                                first = False
+                            yield chunk
                 if not reader.ended:
                     # Without message-end the answer may be cut short: the core retries it.
                     raise MalformedResponseError("the stream ended before message-end", provider=PROVIDER)

@@ -133,10 +133,9 @@ class GeminiBatch:
 
 
 def _options(client: GeminiClient) -> dict[str, Any]:
-    # Batch mode is documented on v1beta only; google-genai defaults to v1 (and cannot tell us
-    # whether v1 was named), so v1 becomes v1beta and any other named version is kept.
-    configured = getattr(getattr(client.sdk._api_client, "_http_options", None), "api_version", None)
-    return {"api_version": configured if configured not in (None, "v1") else BATCH_API_VERSION}
+    # Batch mode is documented on v1beta only, while google-genai's default is v1: v1 (named or
+    # not) becomes v1beta, as it always did here, and any other version is kept.
+    return {"api_version": client.api_version if client.api_version != "v1" else BATCH_API_VERSION}
 
 
 def _batch_name(raw: Any) -> str:

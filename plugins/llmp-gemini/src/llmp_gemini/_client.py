@@ -1,128 +1,112 @@
-"""The Gemini client: google-genai's configuration, our own requests over httpx2 HTTP/2.
+"""The Gemini client: ``generateContent`` requests as google-genai sends them, over
+`llmp.wire.Lanes` (httpx2, HTTP/2), without importing google-genai.
 
-google-genai decides the configuration: the base URL and API version, the model path, the key
-and ``x-goog-api-client`` headers, the server timeout header, and the error objects. But sending
-through it costs ~3x the CPU of the HTTP/2 exchange itself on a streamed request (it parses
-each event, dumps it back to JSON, parses and validates it again into pydantic models), and ~1.5x
-without streaming (config validation and conversion): bench/gemini.py. So we let the SDK build
-one request per (model, streaming, timeout), keep its URL and headers, and send our own JSON body
-(`llmp_gemini._conversion.rest_body`) through httpx2; replies are read as JSON
-(`llmp_gemini._responses`). The batch API still goes through the SDK (`llmp_gemini._batch`).
+Sending through google-genai costs ~3x the CPU of the HTTP/2 exchange itself on a streamed
+request (it parses each event, dumps it back to JSON, parses and validates it again into pydantic
+models), and ~1.5x without streaming (config validation and conversion): bench/gemini.py; and
+importing it most of a cold start (bench/startup.py). So we build the request it would send once
+per (model, streaming, timeout), URL and headers included (`llmp_gemini._sdk_request`), send our
+own JSON body (`llmp_gemini._conversion.rest_body`) with it, and read replies as JSON
+(`llmp_gemini._responses`); errors are `llmp.wire`'s (`llmp_gemini._errors`). google-genai is
+imported only for the batch API (`llmp_gemini._batch`), through `GeminiClient.sdk`.
 
-Transport: our own ``httpx2.AsyncClient(http2=True)``, never aiohttp (which google-genai picks
-whenever it is importable, e.g. next to litellm). httpcore2 multiplexes at most 100 streams on one
-HTTP/2 connection and never opens a second to the same origin, so past that we add another
-client (another connection), as llmp-openai does. Where HTTP/2 is not negotiated (an ``http://``
-base URL, or a server answering HTTP/1.1) each request needs its own connection, so the pool is
-sized for as many as the core lets run at once (`MAX_HTTP1_CONNECTIONS`; the core's
-``max_concurrent`` is the real bound). The SDK's own retries are off
-(``HttpRetryOptions(attempts=1)``): the core alone retries, with its own backoff and key rotation.
+Transport: `llmp.wire.Lanes`, never aiohttp (which google-genai picks whenever it is importable,
+e.g. next to litellm). httpcore2 multiplexes at most 100 streams on one HTTP/2 connection and
+never opens a second to the same origin, so past that the lanes add another connection. Where
+HTTP/2 is not negotiated (an ``http://`` base URL, or a server answering HTTP/1.1) each request
+needs its own connection, so the pool is sized for as many as the core lets run at once
+(`MAX_HTTP1_CONNECTIONS`; the core's ``max_concurrent`` is the real bound).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from llmp.errors import LLMPError
 from llmp.types import Capabilities, Chunk, ClientSettings, Request, Response
+from llmp.wire import Lanes, SSEDecoder, error_from_transport, send_checked
 from llmp_gemini import _models, _thinking
 from llmp_gemini._conversion import check_params, rest_body
-from llmp_gemini._errors import translate
-from llmp_gemini._responses import SSEEvents, StreamState, load, parse_response
-from llmp_gemini._routes import GEMINI_BASE_URL
+from llmp_gemini._errors import CODES
+from llmp_gemini._responses import StreamState, load, parse_response
+from llmp_gemini._sdk_request import api_version, sdk_headers, split_base_url, timeout_seconds, url_for
 
 if TYPE_CHECKING:
     import httpx2
+    from google import genai
 
     from llmp_gemini._batch import GeminiBatch
 
-# google-genai refuses to start without a key; a keyless gateway ignores this one.
+# google-genai refuses to start without a key, so it was handed this one for a keyless gateway,
+# which ignores it; we send the same.
 NO_KEY = "no-key-needed"
-# httpcore2's per-connection stream limit (its local SETTINGS_MAX_CONCURRENT_STREAMS).
-STREAMS_PER_CONNECTION = 100
 MAX_HTTP2_CONNECTIONS = 16
-# Spare connections per lane, for when one becomes unusable (closed by the server, or left with
-# abandoned streams after timeouts, which httpcore2 never resets).
-SPARE_CONNECTIONS = 4
-# Over HTTP/1.1 (an http:// gateway or proxy, or a server that does not negotiate HTTP/2) each
-# request needs a connection of its own: the pool must hold as many as the core lets run at once
-# (its max_concurrent bounds them), not HTTP/2's few spares.
+# Over HTTP/1.1 each request needs a connection of its own: the pool holds as many as the core
+# lets run at once (its max_concurrent bounds them).
 MAX_HTTP1_CONNECTIONS = 1024
-# "https://host/v1beta" names the API version too; google-genai wants it apart from the origin.
-_VERSIONED = re.compile(r"^(?P<base>.*?)/(?P<version>v\d+(?:(?:alpha|beta)\d*)?)/?$")
+CONNECT_TIMEOUT = 15.0
+READ_TIMEOUT = 600.0
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _import_sdk() -> tuple[Any, Any, Any]:
+def _import_httpx2() -> Any:
     try:
         import httpx2
-        from google import genai
-        from google.genai import types
     except ImportError as exc:  # pragma: no cover - exercised only in broken installs
         raise ImportError(
-            f"llmp-gemini needs google-genai and httpx2 ({exc.name} is missing): "
-            "pip install 'llmp-gemini' (or: pip install 'google-genai>=3' 'httpx2[http2]')"
+            "llmp-gemini needs httpx2: pip install 'llmp-gemini' (or: pip install 'httpx2[http2]')"
         ) from exc
-    return genai, types, httpx2
-
-
-def split_base_url(base_url: str | None) -> tuple[str, str | None]:
-    """``"https://h/v1beta"`` -> ``("https://h", "v1beta")``; no version -> the SDK's default."""
-    url = (base_url or GEMINI_BASE_URL).rstrip("/")
-    match = _VERSIONED.match(url)
-    if match is None:
-        return url, None
-    return match["base"], match["version"]
-
-
-class _Lane:
-    """One httpx2 client: one HTTP/2 connection, and the requests in flight on it."""
-
-    __slots__ = ("http", "in_flight")
-
-    def __init__(self, http: httpx2.AsyncClient) -> None:
-        self.http = http
-        self.in_flight = 0
+    return httpx2
 
 
 class _Template:
-    """What the SDK built for one (model, streaming, timeout): URL, headers, timeout extensions."""
+    """The request google-genai would build for one (model, streaming, timeout)."""
 
     __slots__ = ("extensions", "headers", "url")
 
-    def __init__(self, url: httpx2.URL, headers: httpx2.Headers, extensions: dict[str, Any]) -> None:
-        self.url, self.headers, self.extensions = url, headers, extensions
+    def __init__(self, built: httpx2.Request) -> None:
+        headers = built.headers.copy()
+        del headers["content-length"]  # the template's body is empty; each request sets its own
+        self.url, self.headers, self.extensions = built.url, headers, dict(built.extensions)
 
 
 class GeminiClient:
     """One per (provider, base URL, key, event loop); the core keeps and reuses it."""
 
-    __slots__ = ("_batch", "_http1", "_lanes", "_retired", "_templates", "base_url", "provider", "sdk")
+    __slots__ = (
+        "_batch",
+        "_key",
+        "_lanes",
+        "_sdk",
+        "_sdk_http",
+        "_templates",
+        "api_version",
+        "base_url",
+        "provider",
+    )
 
     def __init__(self, settings: ClientSettings) -> None:
-        genai, types, _ = _import_sdk()
+        transport = _import_httpx2()
         self.provider = settings.provider
-        base_url, api_version = split_base_url(settings.base_url)
+        base_url, named_version = split_base_url(settings.base_url)
+        #: The origin (and path) before the API version, as google-genai takes it.
         self.base_url = base_url
-        # Plain http:// never negotiates HTTP/2 (httpx2 speaks h2 only after TLS ALPN).
-        self._http1 = base_url.startswith("http://")
-        # Created now, used lazily: no connection is opened until the first request.
-        self._lanes = [_Lane(_new_http(self._http1))]
-        self._retired: list[_Lane] = []
+        #: The API version requests go to (see `llmp_gemini._sdk_request.api_version`).
+        self.api_version = api_version(named_version)
+        self._key = settings.api_key or NO_KEY
+        # No connection opens until the first request; plain http:// never negotiates HTTP/2.
+        self._lanes = Lanes(
+            base_url,
+            max_concurrency=MAX_HTTP1_CONNECTIONS,
+            max_connections=MAX_HTTP2_CONNECTIONS,
+            timeout=transport.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
+        )
         self._templates: dict[tuple[str, bool, float | None], _Template] = {}
         self._batch: GeminiBatch | None = None
-        options = types.HttpOptions(
-            base_url=base_url,
-            api_version=api_version,
-            httpx_async_client=self._lanes[0].http,
-            retry_options=types.HttpRetryOptions(attempts=1),
-        )
-        # vertexai=False explicitly, so GOOGLE_GENAI_USE_VERTEXAI in the environment cannot
-        # send Gemini API keys to Vertex AI.
-        self.sdk = genai.Client(api_key=settings.api_key or NO_KEY, vertexai=False, http_options=options)
+        self._sdk: genai.Client | None = None
+        self._sdk_http: httpx2.AsyncClient | None = None
 
     def __repr__(self) -> str:
         return f"GeminiClient(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -146,143 +130,108 @@ class GeminiClient:
             self._batch = GeminiBatch(self)
         return self._batch
 
+    @property
+    def sdk(self) -> Any:
+        """google-genai's ``genai.Client`` for this host and key, built (and google-genai imported) on first
+        use: only the batch API needs it. On an httpx2 client of its own (so never aiohttp), with
+        its retries off (``HttpRetryOptions(attempts=1)``): the core alone retries."""
+        if self._sdk is None:
+            try:
+                from google import genai
+                from google.genai import types
+            except ImportError as exc:  # pragma: no cover - exercised only in broken installs
+                raise ImportError(
+                    "llmp-gemini's batch API needs google-genai: pip install 'llmp-gemini' "
+                    "(or: pip install 'google-genai>=3')"
+                ) from exc
+            httpx2 = _import_httpx2()
+            http = httpx2.AsyncClient(
+                http2=True, timeout=httpx2.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
+            )
+            self._sdk_http = http  # google-genai leaves a client it was handed to us to close
+            options = types.HttpOptions(
+                base_url=self.base_url,
+                api_version=self.api_version,
+                httpx_async_client=http,
+                retry_options=types.HttpRetryOptions(attempts=1),
+            )
+            # vertexai=False explicitly, so GOOGLE_GENAI_USE_VERTEXAI in the environment cannot
+            # send Gemini API keys to Vertex AI.
+            self._sdk = genai.Client(api_key=self._key, vertexai=False, http_options=options)
+        return self._sdk
+
     # ----- connections -----
 
     @property
     def connections(self) -> int:
-        return len(self._lanes)
-
-    def _lane(self) -> _Lane:
-        lanes = self._lanes
-        best = lanes[0] if len(lanes) == 1 else min(lanes, key=_in_flight)
-        if (
-            best.in_flight >= STREAMS_PER_CONNECTION
-            and len(lanes) < MAX_HTTP2_CONNECTIONS
-            and not self._http1
-        ):
-            best = _Lane(_new_http(False))
-            lanes.append(best)
-        return best
-
-    def _negotiated_http1(self) -> None:
-        """The server answered over HTTP/1.1: from now on, one lane with an HTTP/1.1-sized pool
-        (the HTTP/2 lanes are kept for their requests in flight and closed with the client)."""
-        self._http1 = True
-        self._retired.extend(self._lanes)
-        self._lanes = [_Lane(_new_http(True))]
+        """Connections (HTTP/2) or pools (HTTP/1.1) open to the host now."""
+        return self._lanes.connections
 
     def _template(self, model: str, stream: bool, timeout: float | None) -> _Template:
         key = (model, stream, timeout)
         template = self._templates.get(key)
         if template is None:
-            template = self._templates[key] = self._build_template(model, stream, timeout)
+            seconds = timeout_seconds(timeout)
+            built = self._lanes.build_request(
+                "POST",
+                url_for(self.base_url, self.api_version, model, stream=stream),
+                headers=sdk_headers(self._key, seconds),
+                timeout=seconds,  # None: no timeout at all, as google-genai sends without one
+            )
+            template = self._templates[key] = _Template(built)
         return template
 
-    def _build_template(self, model: str, stream: bool, timeout: float | None) -> _Template:
-        """Have the SDK build the request as its ``generate_content[_stream]`` would; keep its parts."""
-        from google.genai import _transformers
-
-        api = self.sdk._api_client
-        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
-        # google-genai sends no timeout at all unless told one (in milliseconds).
-        http_options = {"timeout": math.ceil(timeout * 1000)} if timeout is not None else None
-        path = f"{_transformers.t_model(api, model)}:{method}"
-        sdk_request = api._build_request("post", path, {}, http_options)
-        built = self._lanes[0].http.build_request(
-            "POST", sdk_request.url, headers=sdk_request.headers, timeout=sdk_request.timeout, content=b"{}"
-        )
-        headers = built.headers.copy()
-        del headers["content-length"]  # each request sets its own
-        return _Template(built.url, headers, dict(built.extensions))
-
-    async def _send(self, lane: _Lane, request: Request, *, stream: bool) -> httpx2.Response:
-        """POST `request`; a non-200 reply raises google-genai's own ``APIError``."""
+    async def _send(self, request: Request, *, stream: bool) -> httpx2.Response:
+        """POST `request`; a non-2xx reply, or a transport failure, raises the `llmp.errors`
+        class it means."""
         import httpx2
-        from google.genai.errors import APIError
 
         template = self._template(request.model, stream, request.timeout)
-        content = json.dumps(rest_body(request), ensure_ascii=False, separators=(",", ":")).encode()
+        content = _dumps(rest_body(request)).encode()
         http_request = httpx2.Request(
             "POST", template.url, headers=template.headers, content=content, extensions=template.extensions
         )
-        response = await lane.http.send(http_request, stream=stream)
-        if response.http_version != "HTTP/2" and not self._http1:
-            self._negotiated_http1()
-        if response.status_code != 200:
-            try:
-                await APIError.raise_for_async_response(response)
-            finally:
-                await response.aclose()
-        return response
-
-    def _translated(self, exc: Exception) -> Exception:
-        if isinstance(exc, LLMPError):
-            return exc
-        return translate(exc, self.provider) or exc
+        return await send_checked(self._lanes, http_request, self.provider, stream=stream, codes=CODES)
 
     # ----- requests -----
 
     async def complete(self, request: Request) -> Response:
-        lane = self._lane()
-        lane.in_flight += 1
-        try:
-            raw = await self._send(lane, request, stream=False)
-        except Exception as exc:
-            error = self._translated(exc)
-            if error is exc:
-                raise
-            raise error from exc
-        finally:
-            lane.in_flight -= 1
+        raw = await self._send(request, stream=False)
         data = load(raw.content, self.provider)
         return parse_response(data, request.n, self.provider, raw.http_version)
 
     async def stream(self, request: Request) -> AsyncIterator[Chunk]:
-        # One generator from bytes to chunks: the SSE parser is a plain object.
+        # One generator from bytes to chunks: the SSE decoder is a plain object.
         provider = self.provider
         raw = None
-        lane = self._lane()
-        lane.in_flight += 1
         try:
-            raw = await self._send(lane, request, stream=True)
+            raw = await self._send(request, stream=True)
             state = StreamState(raw.http_version)
             # Uncompressed bodies skip httpx2's decoder and re-chunking layers.
             body = raw.aiter_bytes() if "content-encoding" in raw.headers else raw.aiter_raw()
-            events = SSEEvents()
+            decoder = SSEDecoder(provider=provider)
             async for data in body:
-                for event in events.feed(data):
-                    for chunk in state.chunks(load(event, provider)):
+                for event in decoder.feed(data):
+                    for chunk in state.chunks(load(event.data, provider)):
                         yield chunk
-            for event in events.close():
-                for chunk in state.chunks(load(event, provider)):
+            # Gemini ends a stream by closing it, so its last event may lack the blank line.
+            for event in decoder.close():
+                for chunk in state.chunks(load(event.data, provider)):
                     yield chunk
+        except LLMPError:
+            raise
         except Exception as exc:
-            error = self._translated(exc)
-            if error is exc:
+            error = error_from_transport(exc, provider)
+            if error is None:
                 raise
             raise error from exc
         finally:
-            lane.in_flight -= 1
             if raw is not None:
                 await raw.aclose()  # releases the HTTP/2 stream if we stop early
         for chunk in state.end(request.n, provider):
             yield chunk
 
     async def aclose(self) -> None:
-        for lane in (*self._lanes, *self._retired):
-            await lane.http.aclose()
-
-
-def _new_http(http1: bool) -> httpx2.AsyncClient:
-    import httpx2
-
-    size = MAX_HTTP1_CONNECTIONS if http1 else SPARE_CONNECTIONS
-    return httpx2.AsyncClient(
-        http2=True,
-        limits=httpx2.Limits(max_connections=size, max_keepalive_connections=size),
-        timeout=httpx2.Timeout(600.0, connect=15.0),
-    )
-
-
-def _in_flight(lane: _Lane) -> int:
-    return lane.in_flight
+        await self._lanes.aclose()
+        if self._sdk_http is not None:
+            await self._sdk_http.aclose()

@@ -16,7 +16,7 @@ def llmp_routes() -> Iterable[Route]:
 
 def gemini_client(settings: ClientSettings) -> Client:
     """The ``gemini`` wire API's factory: a `llmp_gemini._client.GeminiClient`."""
-    from llmp_gemini._client import GeminiClient  # google-genai is imported only now
+    from llmp_gemini._client import GeminiClient  # httpx2 is imported only now (google-genai never)
 
     return GeminiClient(settings)
 

@@ -29,7 +29,7 @@ from typing import Any
 from llmp.errors import MalformedResponseError, ServerError
 from llmp.types import Choice, Chunk, FinishReason, Response, ToolCall, ToolCallDelta, Usage
 
-__all__ = ["SSEEvents", "StreamState", "finish_reason", "load", "parse_response", "parse_usage"]
+__all__ = ["StreamState", "finish_reason", "load", "parse_response", "parse_usage"]
 
 _FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
              "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION")  # fmt: skip
@@ -69,7 +69,7 @@ def parse_usage(meta: Mapping[str, Any] | None) -> Usage:
     return usage
 
 
-def load(payload: bytes, provider: str) -> dict[str, Any]:
+def load(payload: str | bytes, provider: str) -> dict[str, Any]:
     """One response (or stream event) body; an ``error`` object inside it is the provider's error."""
     try:
         data = json.loads(payload)
@@ -254,38 +254,3 @@ class StreamState:
             out = [Chunk(index=i, finish_reason="content_filter") for i in range(n)]
         out.append(Chunk(usage=parse_usage(self.usage_metadata)))
         return out
-
-
-class SSEEvents:
-    """The events of an SSE byte stream, fed as the bytes arrive (a plain object, not another
-    async generator each event would pass through). An event is its ``data:`` lines joined, ended
-    by a blank line; Gemini sends one JSON object per event and ends the stream by closing it."""
-
-    __slots__ = ("_buffer", "_data")
-
-    def __init__(self) -> None:
-        self._buffer = b""
-        self._data: list[bytes] = []
-
-    def feed(self, data: bytes) -> list[bytes]:
-        buffer = self._buffer + data if self._buffer else data
-        if b"\n" not in data:
-            self._buffer = buffer
-            return []
-        *lines, self._buffer = buffer.split(b"\n")
-        events: list[bytes] = []
-        for line in lines:
-            line = line.rstrip(b"\r")
-            if not line:
-                if self._data:
-                    events.append(b"\n".join(self._data))
-                    self._data = []
-            elif line[:5] == b"data:":
-                self._data.append(line[6:] if line[5:6] == b" " else line[5:])
-        return events
-
-    def close(self) -> list[bytes]:
-        """What is left when the stream ends (a last event without its blank line)."""
-        if self._buffer.strip():
-            self.feed(b"\n")
-        return [b"\n".join(self._data)] if self._data else []

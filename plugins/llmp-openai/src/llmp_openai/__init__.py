@@ -2,8 +2,8 @@
 
 `OpenAIClient` and `Host` are public for plugins of other OpenAI-compatible providers
 (llmp-together builds its clients with them). Names load on first use, so discovery (which
-imports this package for its entry point) stays cheap; the openai SDK loads when a client is
-built.
+imports this package for its entry point) stays cheap; httpx2 loads when a client is built,
+and the openai SDK only for the batch API.
 """
 
 from __future__ import annotations

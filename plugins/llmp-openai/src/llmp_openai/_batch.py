@@ -74,8 +74,7 @@ class OpenAIBatch:
         return await self._run(_retrieve(self._client.provider, sdk, batch))
 
     def _sdk(self) -> AsyncOpenAI:
-        # Batch calls are few and small next to generation traffic: any lane will do.
-        return self._client._lane().sdk
+        return self._client.sdk
 
     async def _run(self, work: Awaitable[T]) -> T:
         try:

@@ -2,7 +2,8 @@
 
 The ``"openai"`` wire API is Chat Completions as OpenAI speaks it; every OpenAI-compatible host
 in the routing table (and a user's own ``llmp.add_route``) uses it. The factory imports the
-client module, and with it the openai SDK and httpx2, only when the first client is built.
+client module, and with it httpx2, only when the first client is built; the openai SDK only
+when the batch API is used.
 """
 
 from __future__ import annotations

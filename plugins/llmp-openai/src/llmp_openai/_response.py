@@ -163,7 +163,7 @@ def parse_completion(raw: bytes, provider: str) -> Response:
     )
 
 
-def chunks_from_event(payload: bytes, provider: str, head: bool = False) -> list[Chunk]:
+def chunks_from_event(payload: str | bytes, provider: str, head: bool = False) -> list[Chunk]:
     """The chunks of one ``data:`` event; `head` (the stream's first event) adds one with the
     response's model and id first."""
     try:
