@@ -6,7 +6,10 @@ router picks one per request (`llmp._strategies`) among those whose circuit is n
 
 - after the deployment's retries are spent on connection errors, 5xx, timeouts, a rejected key
   or an exhausted quota (and at once when its circuit opens meanwhile);
-- on a 429 asking to wait longer than llmp waits: the deployment steps aside for that long;
+- on a 429 with a known wait (Retry-After, or the rate-limit headers) once its other keys are
+  spent: the deployment steps aside for that long (new requests skip it; then one probe), and
+  the request goes to another deployment, or, when none can take it now, waits (holding
+  nothing) for the first one back, as one model alone would;
 - on a context-length error: to the next deployment with a larger context (or one whose limit is
   unknown);
 - on a content filter or a refusal, only with ``fallback_on_content_filter=True``.
@@ -22,6 +25,7 @@ is paid again. Answers of a different model are served only with ``cache_across_
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -197,11 +201,36 @@ class Router:
         """Whether `error` moves the request on (True), to a larger context (an int), or not (False)."""
         if isinstance(error, ContextWindowExceededError):
             return member.context() or 0
-        if isinstance(error, RateLimitError) and error.retry_after:
-            member.health.step_aside(error.retry_after)
+        if isinstance(error, RateLimitError) and error.retry_after and not member.health.is_open:
+            member.health.step_aside(error.retry_after)  # longer than llmp waits: the sender did not
         if isinstance(error, _MOVE_ON):
             return True
         return self.fallback_on_content_filter and isinstance(error, RefusalError)
+
+    def _may_wait(self, member: Member, rounds: int) -> bool:
+        """Whether a request may wait for `member` to come back from a rate limit (as one model
+        alone would wait out its 429s): retries allowed, not too many waits, not too long."""
+        retry = member.engine.sender.retry
+        wait = member.health.limited_for()
+        return bool(retry.max_retries) and rounds < retry.rate_limit_retries and 0 < wait <= retry.max_wait
+
+    async def _wait_for(self, member: Member, rounds: int, last: BaseException | None) -> None:
+        """Every deployment left steps aside: wait (holding no slot) for `member`, the first back."""
+        if not self._may_wait(member, rounds):
+            if last is not None:
+                raise last
+            raise RateLimitError(
+                f"every deployment steps aside after a 429; the first is back in "
+                f"{member.health.limited_for():.1f} s",
+                provider=member.engine.provider,
+                retry_after=member.health.limited_for(),
+            )
+        retry = member.engine.sender.retry
+        await asyncio.sleep(retry.jittered(member.health.limited_for()))
+
+    def _again_later(self, error: ProviderError, member: Member, rounds: int) -> bool:
+        """A 429 stepped `member` aside: it may take the request once it is back."""
+        return isinstance(error, RateLimitError) and self._may_wait(member, rounds)
 
     def _filtered(self, response: Response) -> bool:
         return self.fallback_on_content_filter and any(
@@ -217,8 +246,13 @@ class Router:
         tried: set[int] = set()
         smaller: int | None = None
         last: BaseException | None = None
+        rounds = 0  # waits for a deployment stepping aside after a 429
         while (member := self._choose(tried, smaller)) is not None:
             index = self.members.index(member)
+            if member.health.limited_for() > 0:
+                await self._wait_for(member, rounds, last)
+                rounds += 1
+                continue  # choose again: it is back (its probe), or another is
             tried.add(index)
             hit = await self._cached(prepared, member, parser, prefetched)
             if hit is not None:
@@ -235,6 +269,8 @@ class Router:
                 member.recorder.fallbacks += 1
                 smaller = verdict if isinstance(verdict, int) and not isinstance(verdict, bool) else smaller
                 last = error
+                if self._again_later(error, member, rounds):
+                    tried.discard(index)
                 continue
             finally:
                 member.in_flight -= 1
@@ -255,8 +291,13 @@ class Router:
             out = _Result()  # to learn which deployment answered, and how fast
         tried: set[int] = set()
         last: BaseException | None = None
+        rounds = 0  # waits for a deployment stepping aside after a 429
         while (member := self._choose(tried)) is not None:
             index = self.members.index(member)
+            if member.health.limited_for() > 0:
+                await self._wait_for(member, rounds, last)
+                rounds += 1
+                continue  # choose again: it is back (its probe), or another is
             tried.add(index)
             yielded = False
             member.in_flight += 1
@@ -271,6 +312,8 @@ class Router:
                     raise
                 member.recorder.fallbacks += 1
                 last = error
+                if self._again_later(error, member, rounds):
+                    tried.discard(index)
                 continue
             finally:
                 member.in_flight -= 1

@@ -19,7 +19,15 @@ Every server's certificate comes from one shared test CA, kept in ``--ca-dir`` (
 directory, and the fakes of a test process using it, are all trusted by one ``SSL_CERT_FILE``.
 
 Every provider answers ``GET /_fake/stats`` (``request_count``, ``in_flight``, ``max_in_flight``)
-and ``POST /_fake/reset``, which is what :class:`~llmp.testing.SpawnedServer` calls.
+and ``POST /_fake/reset``, which is what :class:`~llmp.testing.SpawnedServer` calls. The openai
+fake also takes, for tests that steer a server in another process (JSON bodies):
+
+- ``POST /_fake/fault`` ``{"status": 429, "retry_after": 1.5, "times": null}``: the next ``times``
+  chat completions (null: every one, until a reset) fail with that status and OpenAI's error body;
+- ``POST /_fake/knobs`` ``{"ttft": 0.2}``: change ``ttft``, ``token_delay`` or ``chunk_count``
+  from now on (a reset restores the command line's);
+- ``GET /_fake/requests``: ``[[arrival time.time(), status], ...]`` of the requests recorded
+  (start it with ``--record``), oldest first.
 """
 
 from __future__ import annotations
@@ -94,6 +102,55 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     for flag, given in unsupported:
         if given:
             parser.error(f"{flag} does not apply to the {args.provider} fake")
+
+
+class _Steered:
+    """ASGI wrapper giving the openai fake the control endpoints listed in the module docstring."""
+
+    _KNOBS = ("ttft", "token_delay", "chunk_count")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from llmp.testing._server import CONTROL_PREFIX
+
+        name = scope["path"][len(CONTROL_PREFIX) :] if scope["type"] == "http" else ""
+        if not scope["path"].startswith(CONTROL_PREFIX) or name not in ("fault", "knobs", "requests"):
+            await self.app(scope, receive, send)
+            return
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        status, body = 200, b"{}"
+        try:
+            body = self._control(scope["method"], name, json.loads(raw) if raw else {})
+        except (TypeError, ValueError) as exc:  # a test's mistake: say which, do not guess
+            status, body = 400, json.dumps({"error": str(exc)}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _control(self, method: str, name: str, data: dict[str, Any]) -> bytes:
+        if name == "requests" and method == "GET":
+            return json.dumps([[r.timestamp, r.status] for r in self.app.requests]).encode()
+        if name == "fault" and method == "POST":
+            from llmp.testing._faults import StatusError
+
+            fault = StatusError(int(data["status"]), retry_after=data.get("retry_after"))
+            self.app.inject(fault, times=data.get("times", 1))
+            return b"{}"
+        if name == "knobs" and method == "POST":
+            unknown = set(data) - set(self._KNOBS)
+            if unknown:
+                raise ValueError(f"unknown knobs {sorted(unknown)}; known: {', '.join(self._KNOBS)}")
+            for knob, value in data.items():
+                setattr(self.app, knob, value)
+            return b"{}"
+        raise ValueError(f"{method} /_fake/{name} is not a control endpoint")
 
 
 class _Resettable(Protocol):
@@ -174,22 +231,26 @@ def _serve(args: argparse.Namespace, options: ServerOptions) -> Iterator[dict[st
         "api_keys": args.api_key,
         "record": args.record,
     }
-    if args.provider == "openai":
-        from llmp.testing._fake_openai import FakeOpenAIServer
+    from llmp.testing._server import BackgroundServer
 
-        server = FakeOpenAIServer(
+    if args.provider == "openai":
+        from llmp.testing._fake_openai_app import FakeOpenAIApp
+
+        app = FakeOpenAIApp(
             **common,
             cached_tokens=args.cached_tokens,
             reasoning_tokens=args.reasoning_tokens,
             rpm=args.rpm,
             tpm=args.tpm,
-            options=options,
         )
-        with server:
-            yield {"base_url": server.base_url, "ca_path": str(server.ca_path), "api_key": server.api_key}
+        # FakeOpenAIServer's own transport, behind the wrapper that adds the steering endpoints.
+        with BackgroundServer(_Steered(app), options=options) as served:
+            yield {
+                "base_url": f"{served.origin}/v1",
+                "ca_path": str(served.tls.ca_path),
+                "api_key": app.api_key,
+            }
         return
-
-    from llmp.testing._server import BackgroundServer
 
     fake: _Resettable
     if args.provider == "gemini":
