@@ -457,7 +457,23 @@ def test_the_progress_bar_says_what_each_deployment_is_doing(
     llm.generate([f"p{i}" for i in range(30)], progress=True)
     bar = capsys.readouterr().err
     assert "b/m 30 ok" in bar, bar
-    assert "a/m 0 ok 0 busy OPEN" in bar, bar
+    assert "a/m 0 ok 0 busy 3 failed OPEN" in bar, bar  # its circuit's threshold, then skipped
+
+
+def test_the_progress_bar_counts_this_job_while_metrics_count_the_llm_s_life(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, registry = three(a=down, b=ok("b"))
+    llm = make(["a/m", "b/m"], registry, tmp_path, max_retries=0, cache=False)
+    llm.generate([f"p{i}" for i in range(30)], progress=True)
+    capsys.readouterr()
+    llm.generate([f"q{i}" for i in range(10)], progress=True)
+    bar = capsys.readouterr().err
+    assert "b/m 10 ok 0 busy" in bar, bar
+    assert "a/m 0 ok 0 busy OPEN" in bar, bar  # its 3 failures were in the first job
+    assert "b/m 40" not in bar, "before, the bar counted every job of the LLM"
+    a, b = llm.metrics().deployments
+    assert (a.failures, b.successes) == (3, 40)
 
 
 def test_rpm_on_a_deployment_paces_after_its_burst(tmp_path: Path) -> None:

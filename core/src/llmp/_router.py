@@ -26,7 +26,7 @@ is paid again. Answers of a different model are served only with ``cache_across_
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmp._answers import Parser
@@ -326,13 +326,23 @@ class Router:
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def progress_note(self) -> str:
-        """What each deployment is doing, for the progress bar: ``a/m 30 ok 4 busy, b/m OPEN``."""
-        parts = []
-        for m in self.members:
-            state = " OPEN" if m.health.is_open else ""
-            parts.append(f"{m.name} {m.recorder.successes} ok {m.in_flight} busy{state}")
-        return ", ".join(parts)
+    def job_note(self) -> Callable[[], str]:
+        """The progress bar's note for a job starting now: what each deployment has done in this
+        job and is doing (``A 30 ok 4 busy, B 2 ok 0 busy 3 failed OPEN``), not since the LLM
+        was made (that is `metrics`)."""
+        members = self.members
+        start = [(m.recorder.successes, m.recorder.failures) for m in members]
+
+        def note() -> str:
+            parts = []
+            for m, (ok, failed) in zip(members, start, strict=True):
+                text = f"{m.name} {m.recorder.successes - ok} ok {m.in_flight} busy"
+                if m.recorder.failures > failed:
+                    text += f" {m.recorder.failures - failed} failed"
+                parts.append(text + (" OPEN" if m.health.is_open else ""))
+            return ", ".join(parts)
+
+        return note
 
     @property
     def stats(self) -> UsageStats:
@@ -341,4 +351,4 @@ class Router:
 
     def metrics(self) -> tuple[list[DeploymentMetrics], DeploymentMetrics]:
         parts = [m.metrics() for m in self.members]
-        return parts, total_of(parts, self.stats)
+        return parts, total_of(parts, self.stats, [m.recorder for m in self.members])
