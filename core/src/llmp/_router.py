@@ -105,12 +105,21 @@ class Member:
 
 
 class Routed:
-    """One call prepared for every deployment: its request and cache key on each."""
+    """One call prepared for every deployment: its request on each (built at once, so that bad
+    parameters for any deployment fail before anything is sent) and its cache key on each
+    (computed when first needed: without a cache or a checkpoint, never)."""
 
-    __slots__ = ("keys", "requests")
+    __slots__ = ("_engines", "_keys", "requests")
 
-    def __init__(self, requests: list[Request], keys: list[str]) -> None:
-        self.requests, self.keys = requests, keys
+    def __init__(self, requests: list[Request], engines: list[Engine]) -> None:
+        self.requests, self._engines = requests, engines
+        self._keys: list[str] | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = [e.cache_key(r) for e, r in zip(self._engines, self.requests, strict=True)]
+        return self._keys
 
 
 class Router:
@@ -145,8 +154,8 @@ class Router:
         return sum(m.capacity for m in self.members)
 
     def prepare(self, messages: list[ChatMessage], spec: CallSpec) -> Routed:
-        requests = [m.engine.prepare(messages, spec) for m in self.members]
-        return Routed(requests, [m.engine.cache_key(r) for m, r in zip(self.members, requests, strict=True)])
+        engines = self.engines
+        return Routed([e.prepare(messages, spec) for e in engines], engines)
 
     def item_key(self, prepared: Routed) -> str:
         return cache_key({"deployments": prepared.keys})
@@ -259,9 +268,8 @@ class Router:
                 return hit
             member.in_flight += 1
             try:
-                response = await member.engine.complete(
-                    prepared.requests[index], prepared.keys[index], parser, None
-                )
+                its_key = prepared.keys[index] if self.cache is not None else None
+                response = await member.engine.complete(prepared.requests[index], its_key, parser, None)
             except ProviderError as error:
                 verdict = self._next_after(error, member)
                 if verdict is False:
