@@ -2,13 +2,19 @@
 
     .venv/bin/python bench/deployments.py [--prompts 2000] [--repeats 5] [--job 1200] [--latency 0.2]
 
-1. CPU per request (``--prompts``, ``--repeats``): ``generate`` of that many prompts
-   (non-streaming, 32 in flight) against the fake server in its own process (5 ms per answer),
-   each configuration in a fresh client process, interleaved: the raw floor (httpx2 POST +
-   ``json.loads``, ``clients.Floor``), a plain ``LLM(model)``, a set of one
+1. CPU per request (``--prompts``, ``--repeats``, ``--rounds``): ``generate`` against the fake
+   server in its own process (5 ms per answer), non-streaming, 32 in flight. Three llmp
+   configurations share each fresh client process and take turns, ``--rounds`` rounds of
+   ``--prompts / --rounds`` prompts each, so that a change in the shared machine's load weighs on
+   all of them alike: a plain ``LLM(model)``, a set of one
    (``LLM([Deployment(model, base_url=...)])``) and a set of two on the same server (two keys,
-   ``round_robin``, 16 in flight each: the router's own cost). Median client CPU per request,
-   and the ratio to the plain LLM (target: a set of one within 1.05x).
+   ``round_robin``, 16 in flight each: the router's own cost). The raw floor (httpx2 POST +
+   ``json.loads``, ``clients.Floor``) runs in a process of its own. Client CPU per request,
+   median over ``--repeats`` processes, and each configuration's ratio to the plain LLM in the
+   same process, median (target: a set of one within 1.05x).
+   The same without the network (``--micro``): ``generate`` on `llmp.testing.FunctionClient`
+   (replies from a Python function), so only llmp's own work is measured: a plain LLM against a
+   set of two and of three (``round_robin``), in one process, taking turns.
 2. One killed (``--job``, ``--latency``): three fake servers in their own processes, each
    answering after ``--latency`` s; a job of ``--job`` prompts over three deployments
    (``least_busy``, 16 in flight each), once with all three up, once with one SIGKILLed when a
@@ -60,42 +66,48 @@ def _deployments(names: str) -> list[Any]:
     ]
 
 
-def _cpu_child(config: str, n: int) -> dict[str, Any]:
-    import llmp
+def _floor_child(n: int) -> dict[str, float]:
+    from clients import Floor
 
     prompts = [prompt(i) for i in range(n)]
-    warm = [prompt(-1 - i) for i in range(64)]
-    if config == "floor":
-        from clients import Floor
+    floor = Floor(CONCURRENCY)
 
-        floor = Floor(CONCURRENCY)
+    async def run() -> float:
+        await floor.run([prompt(-1 - i) for i in range(64)], CONCURRENCY, False)
+        cpu = time.process_time()
+        out = await floor.run(prompts, CONCURRENCY, False)
+        cpu = time.process_time() - cpu
+        assert [text for _, text in out] == [expected(p) for p in prompts]
+        await floor.aclose()
+        return cpu
 
-        async def run() -> tuple[float, float]:
-            await floor.run(warm, CONCURRENCY, False)
-            cpu, wall = time.process_time(), time.perf_counter()
-            out = await floor.run(prompts, CONCURRENCY, False)
-            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-            assert [text for _, text in out] == [expected(p) for p in prompts]
-            await floor.aclose()
-            return cpu, wall
+    return {"floor": asyncio.run(run())}
 
-        cpu, wall = asyncio.run(run())
-        return {"cpu": cpu, "wall": wall}
-    if config == "plain":
-        llm = llmp.LLM(MODEL, cache=False, max_concurrent=CONCURRENCY)
-    elif config == "one":
-        (one,) = _deployments("A")
-        llm = llmp.LLM(
+
+def _llmp_child(n: int, rounds: int) -> dict[str, float]:
+    import llmp
+
+    (one,) = _deployments("A")
+    llms = {
+        "plain": llmp.LLM(MODEL, cache=False, max_concurrent=CONCURRENCY),
+        "one": llmp.LLM(
             [llmp.Deployment(MODEL, base_url=one.base_url)], cache=False, max_concurrent=CONCURRENCY
-        )
-    else:
-        llm = llmp.LLM(_deployments("AB"), strategy="round_robin", cache=False)
-    llm.generate(warm, progress=False)
-    cpu, wall = time.process_time(), time.perf_counter()
-    out = llm.generate(prompts, progress=False)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    assert out == [[expected(p)] for p in prompts]
-    return {"cpu": cpu, "wall": wall}
+        ),
+        "two": llmp.LLM(_deployments("AB"), strategy="round_robin", cache=False),
+    }
+    for llm in llms.values():
+        llm.generate([prompt(-1 - i) for i in range(64)], progress=False)
+    cpu = dict.fromkeys(llms, 0.0)
+    per_round = n // rounds
+    for r in range(rounds):
+        order = list(llms)[r % len(llms) :] + list(llms)[: r % len(llms)]  # each goes first in turn
+        for name in order:
+            prompts = [prompt(r * per_round + i) for i in range(per_round)]
+            started = time.process_time()
+            out = llms[name].generate(prompts, progress=False)
+            cpu[name] += time.process_time() - started
+            assert out == [[expected(p)] for p in prompts]
+    return cpu
 
 
 def _job_child(names: str, n: int, victim: int | None) -> dict[str, Any]:
@@ -125,29 +137,73 @@ def _job_child(names: str, n: int, victim: int | None) -> dict[str, Any]:
     }
 
 
+def micro_rows(n: int, rounds: int) -> list[dict[str, Any]]:
+    """CPU per request of llmp's own work (no network): a plain LLM and sets of two and three."""
+    import llmp
+    from llmp.testing import FunctionClient, function_registry
+
+    registry = function_registry({"bench/*": FunctionClient(lambda request: "ok")})
+
+    def of(k: int) -> Any:
+        items = [{"model": "bench/m", "key_env": f"BENCH_{i}", "max_concurrent": 32 // k} for i in range(k)]
+        return llmp.LLM(items, registry=registry, strategy="round_robin", cache=False, api_key="sk-bench")
+
+    llms = {
+        "LLM(model)": llmp.LLM(
+            "bench/m", registry=registry, cache=False, max_concurrent=32, api_key="sk-bench"
+        ),
+        "a set of two, round_robin": of(2),
+        "a set of three, round_robin": of(3),
+    }
+    cpu = dict.fromkeys(llms, 0.0)
+    for llm in llms.values():
+        llm.generate([f"warm {i}" for i in range(200)], progress=False)
+    for r in range(rounds):
+        for name in list(llms)[r % 3 :] + list(llms)[: r % 3]:
+            prompts = [f"round {r} prompt {i}" for i in range(n)]
+            started = time.process_time()
+            llms[name].generate(prompts, progress=False)
+            cpu[name] += time.process_time() - started
+    plain = cpu["LLM(model)"]
+    return [
+        {"config": k, "us": v / (n * rounds) * 1e6, "added_us": (v - plain) / (n * rounds) * 1e6}
+        for k, v in cpu.items()
+    ]
+
+
+def print_micro(rows: list[dict[str, Any]], n: int) -> None:
+    print(f"\nllmp's own work (FunctionClient, no network): {n} prompts a round, CPU per request\n")
+    print(f"| {'client':<30} | {'CPU us/req':>10} | {'added us':>8} |")
+    print(f"|{'-' * 32}|{'-' * 12}|{'-' * 10}|")
+    for r in rows:
+        print(f"| {r['config']:<30} | {r['us']:10.1f} | {r['added_us']:+8.1f} |")
+
+
 # -- the parent ----------------------------------------------------------------------------------
 
 
-def cpu_rows(n: int, repeats: int) -> list[dict[str, Any]]:
-    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in CONFIGS}
+def cpu_rows(n: int, repeats: int, rounds: int) -> list[dict[str, Any]]:
+    runs: list[dict[str, float]] = []
     with fake_server(Workload(ttft=0.005, token_delay=0.0, chunks=1)) as server:
         key = server.env["OPENAI_API_KEY"]
         env = {**server.env, "FAKE_A_API_KEY": key, "FAKE_B_API_KEY": key}
-        for _ in range(repeats):  # interleaved: a change in the machine's load weighs on all alike
-            for label, config in CONFIGS.items():
-                out = run_child([__file__, "--child-cpu", config, str(n)], env, timeout=600)
-                runs[label].append(json.loads(out.strip().splitlines()[-1]))
-    plain = median([r["cpu"] for r in runs["LLM(model)"]]) / n
+        for _ in range(repeats):
+            floor = run_child([__file__, "--child-floor", str(n)], env, timeout=600)
+            mine = run_child([__file__, "--child-llmp", str(n), str(rounds)], env, timeout=900)
+            runs.append(
+                {**json.loads(floor.strip().splitlines()[-1]), **json.loads(mine.strip().splitlines()[-1])}
+            )
+    per_request = n // rounds * rounds
     rows = []
-    for label, results in runs.items():
-        cpu = median([r["cpu"] for r in results]) / n
+    for label, config in CONFIGS.items():
+        cpu = [r[config] / (n if config == "floor" else per_request) for r in runs]
+        ratio = None if config == "floor" else median([r[config] / r["plain"] for r in runs])
         rows.append(
             {
                 "config": label,
-                "cpu_ms": cpu * 1e3,
-                "cpu_ms_all": [r["cpu"] / n * 1e3 for r in results],
-                "x_plain": cpu / plain,
-                "wall_s": median([r["wall"] for r in results]),
+                "cpu_ms": median(cpu) * 1e3,
+                "cpu_ms_all": [c * 1e3 for c in cpu],
+                "x_plain": ratio,
             }
         )
     return rows
@@ -200,12 +256,15 @@ def job_rows(n: int, latency: float, repeats: int) -> list[dict[str, Any]]:
 
 def print_cpu(rows: list[dict[str, Any]], n: int) -> None:
     print(f"\nCPU per request: generate({n} prompts), {CONCURRENCY} in flight, 5 ms answers (median)\n")
-    print(f"| {'client':<36} | {'CPU ms/req':>10} | {'x LLM(model)':>12} | {'wall s':>6} |")
-    print(f"|{'-' * 38}|{'-' * 12}|{'-' * 14}|{'-' * 8}|")
+    print(f"| {'client':<36} | {'CPU ms/req':>10} | {'min-max':>11} | {'x LLM(model)':>12} |")
+    print(f"|{'-' * 38}|{'-' * 12}|{'-' * 13}|{'-' * 14}|")
     for r in rows:
-        print(f"| {r['config']:<36} | {r['cpu_ms']:10.3f} | {r['x_plain']:12.3f} | {r['wall_s']:6.2f} |")
-    spread = {r["config"]: f"{min(r['cpu_ms_all']):.3f}-{max(r['cpu_ms_all']):.3f}" for r in rows}
-    print("\nrepeats' CPU ms/req, min-max: " + "; ".join(f"{k} {v}" for k, v in spread.items()))
+        spread = f"{min(r['cpu_ms_all']):.3f}-{max(r['cpu_ms_all']):.3f}"
+        ratio = "-" if r["x_plain"] is None else f"{r['x_plain']:.3f}"
+        print(f"| {r['config']:<36} | {r['cpu_ms']:10.3f} | {spread:>11} | {ratio:>12} |")
+    floor = next(r for r in rows if r["x_plain"] is None)["cpu_ms"]
+    plain = next(r for r in rows if r["config"] == "LLM(model)")["cpu_ms"]
+    print(f"\nLLM(model) over the floor: {plain / floor:.2f}x (the floor runs in a process of its own)")
 
 
 def print_job(rows: list[dict[str, Any]], n: int, latency: float) -> None:
@@ -232,8 +291,11 @@ def print_job(rows: list[dict[str, Any]], n: int, latency: float) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child-cpu":
-        print(json.dumps(_cpu_child(sys.argv[2], int(sys.argv[3]))))
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-floor":
+        print(json.dumps(_floor_child(int(sys.argv[2]))))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-llmp":
+        print(json.dumps(_llmp_child(int(sys.argv[2]), int(sys.argv[3]))))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--child-job":
         victim = None if sys.argv[4] == "-" else int(sys.argv[4])
@@ -244,15 +306,21 @@ def main() -> None:
     )
     parser.add_argument("--prompts", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--job", type=int, default=1200)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--job-repeats", type=int, default=3)
     parser.add_argument("--no-cpu", action="store_true")
+    parser.add_argument(
+        "--micro", type=int, default=5000, help="prompts a round without the network (0: skip)"
+    )
     parser.add_argument("--no-job", action="store_true")
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    if args.micro:
+        print_micro(micro_rows(args.micro, args.rounds), args.micro)
     if not args.no_cpu:
-        print_cpu(cpu_rows(args.prompts, args.repeats), args.prompts)
+        print_cpu(cpu_rows(args.prompts, args.repeats, args.rounds), args.prompts)
     if not args.no_job:
         print_job(job_rows(args.job, args.latency, args.job_repeats), args.job, args.latency)
 
