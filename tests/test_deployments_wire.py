@@ -146,7 +146,9 @@ def test_a_deployment_killed_mid_job_loses_nothing_and_its_circuit_opens_then_cl
     answered = Counter(r["response"]["deployment"] for r in got)
     assert answered["B"] == chat_count(servers[1]), "B's every request is one answer in the checkpoint"
     assert answered["C"] == chat_count(servers[2])
-    assert kill_after // 3 <= answered["A"] <= kill_after + 3 * 8, "A answered only before the kill"
+    # A answered some of what finished before the kill, and no more than that plus what had
+    # finished but was not handed over yet (the job's window, 3 x 8).
+    assert kill_after // 6 <= answered["A"] <= kill_after + 3 * 8, "A answered only before the kill"
 
     metrics = by_name(llm)
     assert metrics["A"].health == "open"
@@ -215,7 +217,7 @@ def test_lowest_latency_moves_off_a_deployment_that_slows_down(servers: list[Spa
     slow, fast = pair[favourite], pair[1 - favourite]
     for server in pair:
         control(server, "POST", "reset")
-        control(server, "POST", "knobs", {"ttft": 0.25 if server is slow else 0.0})
+        control(server, "POST", "knobs", {"ttft": 0.5 if server is slow else 0.0})
     n = 200
     llm.generate([f"after {i}" for i in range(n)])
     share = chat_count(slow) / n
