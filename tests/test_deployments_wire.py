@@ -247,13 +247,17 @@ def test_rpm_600_the_server_never_sees_more_than_the_bucket_allows(servers: list
     times = sorted(t for t, _ in arrivals(servers[0]))
     assert len(times) == n
     assert chat_count(servers[1]) == 0
-    # In any window [t_i, t_j] the server saw at most burst + rate * (t_j - t_i) requests, +1 for
-    # the arrival jitter of one request. For each j, the worst i is the one minimising i - rate*t_i.
+    # In any window [t_i, t_j] the server saw at most burst + rate * (t_j - t_i) requests: the
+    # bucket's promise at the client, give or take the arrival jitter (the time from admission at
+    # the client to the server's timestamp varies; a quarter second, 2.5 requests at 10 a second,
+    # covers this loaded machine) and one for rounding. Without the bucket the excess would be the
+    # 50 past the burst. For each j, the worst i is the one minimising i - rate * t_i.
+    jitter = 0.25
     worst_excess, best = -float("inf"), float("inf")
     for j, t in enumerate(times):
         best = min(best, j - rate * t)
         worst_excess = max(worst_excess, (j - rate * t) - best + 1 - burst)
-    assert worst_excess <= 1, worst_excess
+    assert worst_excess <= 1 + rate * jitter, worst_excess
     # ...and the bucket did bind: past the burst (less what refilled meanwhile) the requests came
     # at about `rate` a second.
     paced = times[-20:]

@@ -336,36 +336,29 @@ def test_max_cost_is_never_overshot_and_finished_results_are_kept(tmp_path: Path
     assert metrics.spent == pytest.approx(spent)
 
 
-def test_one_at_a_time_the_job_stops_within_one_request_s_worst_case(tmp_path: Path) -> None:
+async def _thirty_words(request: Request) -> str:
+    await asyncio.sleep(0.001)  # so requests overlap: 8 reserve their worst case at once
+    return " ".join(["word"] * 30)  # 200 answers would cost more than the budget
+
+
+@pytest.mark.parametrize(
+    ("reply", "in_flight"), [(ok("a"), 1), (_thirty_words, 8)], ids=["one at a time", "8 in flight"]
+)
+def test_the_job_stops_within_one_request_s_worst_case(tmp_path: Path, reply: Any, in_flight: int) -> None:
     from llmp._budget import worst_case_usage
 
-    _clients, registry = three(a=FunctionClient(ok("a"), price=per_token))
-    llm = llmp.LLM("a/m", registry=registry, cache=False, max_cost=0.002, max_tokens=100, max_concurrent=1)
+    _clients, registry = three(a=FunctionClient(reply, price=per_token))
+    llm = llmp.LLM(
+        "a/m", registry=registry, cache=False, max_cost=0.002, max_tokens=100, max_concurrent=in_flight
+    )
     prompts = [f"prompt number {i:03d}" for i in range(200)]
     llm.generate(prompts, on_error="return")
     spent = llm.total_cost
     assert spent is not None
     request = Request("m", [{"role": "user", "content": prompts[-1]}], params={"max_tokens": 100})
     worst = per_token("m", worst_case_usage(request, Capabilities(), "m"), "standard").total
+    # Before, with 8 in flight it stopped up to 8 worst cases short.
     assert 0 <= 0.002 - spent < worst
-
-
-def test_with_requests_in_flight_the_job_still_stops_within_one_request_s_worst_case(tmp_path: Path) -> None:
-    from llmp._budget import worst_case_usage
-
-    async def answer(request: Request) -> str:
-        await asyncio.sleep(0.001)  # so requests overlap: 8 reserve their worst case at once
-        return " ".join(["word"] * 30)  # 30 tokens: 200 answers would cost more than the budget
-
-    _clients, registry = three(a=FunctionClient(answer, price=per_token))
-    llm = llmp.LLM("a/m", registry=registry, cache=False, max_cost=0.002, max_tokens=100, max_concurrent=8)
-    prompts = [f"prompt number {i:03d}" for i in range(200)]
-    llm.generate(prompts, on_error="return")
-    spent = llm.total_cost
-    assert spent is not None
-    request = Request("m", [{"role": "user", "content": prompts[-1]}], params={"max_tokens": 100})
-    worst = per_token("m", worst_case_usage(request, Capabilities(), "m"), "standard").total
-    assert 0 <= 0.002 - spent < worst, "before, it stopped up to 8 worst cases short"
     assert llm.metrics().reserved == 0
 
 
