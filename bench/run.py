@@ -228,6 +228,7 @@ def write_markdown(
         ".venv/bin/python bench/connections.py               # HTTP/2 x1/x2/x4/x8 vs HTTP/1.1, c=128/512",
         ".venv/bin/python bench/gemini.py                    # llmp-gemini vs google-genai (aiohttp, httpx2)",
         ".venv/bin/python bench/ray.py                       # Ray Data: 2 actors against 1 (~3 min)",
+        ".venv/bin/python bench/deployments.py               # a set of one; one of three killed (~5 min)",
         ".venv/bin/python bench/spy.py floor llmp --no-stream --frames openai,llmp,llmp_openai",
         "```",
         "",

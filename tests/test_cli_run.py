@@ -68,6 +68,9 @@ def test_run_jsonl_writes_one_line_per_prompt_in_order_and_a_summary(
     assert "gpt-4.1-mini: 7 prompts, 7 ok, 0 failed -> " in err
     assert "7 requests, 0 from cache" in err
     assert "cost $" in err
+    # One model: its latency (no per-deployment lines: there is one, and the usage line is it).
+    assert err.splitlines()[-1].startswith("  latency p50 ")
+    assert "[healthy]" not in err
 
 
 def test_a_rerun_resumes_and_retries_only_the_failed_prompts(

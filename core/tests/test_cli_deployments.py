@@ -77,3 +77,40 @@ def test_verbose_shows_retries_as_they_happen(monkeypatch: pytest.MonkeyPatch) -
     assert out.getvalue().strip() == "fine"
     assert "llmp: test: ServerError 503: overloaded; retrying in" in err.getvalue()
     assert "sk-verbose-secret" not in err.getvalue()
+
+
+def test_llmp_run_on_a_deployment_set_ends_with_each_deployment_s_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from .conftest import per_token
+
+    def down(request: Any) -> str:
+        raise llmp.errors.ProviderConnectionError("refused", provider="a")
+
+    dead, alive = FunctionClient(down, price=per_token), FunctionClient(lambda r: "fine", price=per_token)
+    registry = function_registry({"a/*": dead, "b/*": alive})
+    config = tmp_path / "config.toml"
+    config.write_text('[deployments.pool]\nstrategy = "round_robin"\nmodels = ["a/m", "b/m"]\n')
+    source = tmp_path / "prompts.txt"
+    source.write_text("".join(f"question {i}\n" for i in range(20)))
+
+    def factory(model: Any, **kwargs: Any) -> llmp.LLM:
+        return llmp.LLM(model, registry=registry, **{**kwargs, "cache": False, "max_retries": 0})
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    argv = ["--config", str(config), "run", str(source), "-o", str(tmp_path / "out.jsonl"), "-m", "pool"]
+    assert main(argv, llm_factory=factory) == 0
+    err = capsys.readouterr().err
+    lines = [line.strip() for line in err.splitlines()]
+    (a,) = [line for line in lines if line.startswith("a/m [")]
+    (b,) = [line for line in lines if line.startswith("b/m [")]
+    # The dead one: its circuit opened after 3 failures, and nothing more was sent there.
+    assert a == (
+        "a/m [open]: 0 requests; tokens in 0, out 0; cost $0.000000; failures ProviderConnectionError 3"
+    )
+    assert b.startswith("b/m [healthy]: 20 requests; tokens in ")
+    assert "cost $0.0000" in b
+    assert "; latency p50 " in b
+    assert ", p95 " in b
+    assert "failures" not in b
+    assert len(lines) == 4, "the job line, the usage line, one line per deployment"

@@ -221,6 +221,62 @@ def test_a_long_retry_after_steps_the_deployment_aside(tmp_path: Path) -> None:
     assert clients["a"].request_count == 1, "no 429 storm: it stepped aside after the first"
 
 
+@pytest.mark.timeout(30)  # before the fix the requests sent to `a` waited out its 429s, 100 times each
+def test_a_short_retry_after_sends_requests_elsewhere_and_new_ones_skip_it(tmp_path: Path) -> None:
+    def limited(request: Request) -> str:
+        raise errors.RateLimitError("slow down", provider="test", status_code=429, retry_after=5)
+
+    clients, registry = three(a=limited, b=ok("b"))
+    deployments = [{"model": "a/m", "max_concurrent": 4}, {"model": "b/m", "max_concurrent": 4}]
+    llm = make(deployments, registry, tmp_path, cache=False, strategy="round_robin")
+    results = llm.generate([f"p{i}" for i in range(60)])
+    assert results == [[f"b: p{i}"] for i in range(60)]
+    # What `a` had in flight when its first 429 came back (its window, 4); the ones queued for it
+    # meanwhile went elsewhere unsent; no probe within its 5 s.
+    assert 1 <= clients["a"].request_count <= 4
+    a = llm.metrics().deployments[0]
+    assert a.health == "open"
+    assert a.failures_by_kind == {"RateLimitError": clients["a"].request_count}
+
+
+def test_when_every_deployment_steps_aside_the_request_waits_for_the_first_back(tmp_path: Path) -> None:
+    replies = iter([errors.RateLimitError("wait", provider="test", status_code=429, retry_after=0.2)])
+
+    def once_limited(request: Request) -> str:
+        error = next(replies, None)
+        if error is not None:
+            raise error
+        return "a: later"
+
+    def long_limited(request: Request) -> str:
+        raise errors.RateLimitError("wait", provider="test", status_code=429, retry_after=30)
+
+    clients, registry = three(a=once_limited, b=long_limited)
+    llm = make(["a/m", "b/m"], registry, tmp_path, cache=False)
+    assert llm.chat("x") == "a: later"
+    assert (clients["a"].request_count, clients["b"].request_count) == (2, 1)
+    no_waiting = make(["a/m", "b/m"], registry, tmp_path, cache=False, max_retries=0)
+    replies = iter([errors.RateLimitError("wait", provider="test", status_code=429, retry_after=0.2)])
+    with pytest.raises(errors.RateLimitError):
+        no_waiting.chat("y")
+
+
+def test_failures_in_flight_when_the_circuit_opens_do_not_lengthen_its_cool_down() -> None:
+    from llmp._health import Health
+
+    now = [0.0]
+    health = Health(threshold=3, base=5.0, clock=lambda: now[0])
+    for _ in range(3 + 8):  # the threshold, then 8 more requests that were in flight at the outage
+        health.failed()
+    assert health.is_open
+    assert health.recovers_in() == 5.0
+    now[0] = 5.0
+    assert health.usable()  # half open: the probe
+    health.begin()
+    health.failed()
+    assert health.recovers_in() == 10.0, "a failed probe doubles the cool-down once"
+
+
 def test_a_stream_falls_back_before_its_first_delta(tmp_path: Path) -> None:
     _clients, registry = three(a=down, b=ok("b"))
     llm = make(["a/m", "b/m"], registry, tmp_path, max_retries=0)
@@ -280,18 +336,54 @@ def test_max_cost_is_never_overshot_and_finished_results_are_kept(tmp_path: Path
     assert metrics.spent == pytest.approx(spent)
 
 
-def test_one_at_a_time_the_job_stops_within_one_request_s_worst_case(tmp_path: Path) -> None:
+async def _thirty_words(request: Request) -> str:
+    await asyncio.sleep(0.001)  # so requests overlap: 8 reserve their worst case at once
+    return " ".join(["word"] * 30)  # 200 answers would cost more than the budget
+
+
+@pytest.mark.parametrize(
+    ("reply", "in_flight"), [(ok("a"), 1), (_thirty_words, 8)], ids=["one at a time", "8 in flight"]
+)
+def test_the_job_stops_within_one_request_s_worst_case(tmp_path: Path, reply: Any, in_flight: int) -> None:
     from llmp._budget import worst_case_usage
 
-    _clients, registry = three(a=FunctionClient(ok("a"), price=per_token))
-    llm = llmp.LLM("a/m", registry=registry, cache=False, max_cost=0.002, max_tokens=100, max_concurrent=1)
+    _clients, registry = three(a=FunctionClient(reply, price=per_token))
+    llm = llmp.LLM(
+        "a/m", registry=registry, cache=False, max_cost=0.002, max_tokens=100, max_concurrent=in_flight
+    )
     prompts = [f"prompt number {i:03d}" for i in range(200)]
     llm.generate(prompts, on_error="return")
     spent = llm.total_cost
     assert spent is not None
     request = Request("m", [{"role": "user", "content": prompts[-1]}], params={"max_tokens": 100})
     worst = per_token("m", worst_case_usage(request, Capabilities(), "m"), "standard").total
+    # Before, with 8 in flight it stopped up to 8 worst cases short.
     assert 0 <= 0.002 - spent < worst
+    assert llm.metrics().reserved == 0
+
+
+def test_a_request_cancelled_while_waiting_for_a_slot_gives_its_reservation_back(tmp_path: Path) -> None:
+    gate, sent = asyncio.Event(), asyncio.Event()
+
+    async def held(request: Request) -> str:
+        sent.set()
+        await gate.wait()
+        return "a"
+
+    client = FunctionClient(held, price=per_token)
+    _, registry = three(a=client)
+    llm = llmp.LLM("a/m", registry=registry, cache=False, max_cost=1.0, max_tokens=100, max_concurrent=1)
+
+    async def run() -> None:
+        tasks = [asyncio.ensure_future(llm.achat(f"p{i}")) for i in range(5)]
+        await sent.wait()  # one is sent; four wait for the one slot
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    asyncio.run(run())
+    assert llm.metrics().reserved == 0, "before, the four that waited for a slot kept theirs"
+    gate.set()
 
 
 def test_max_cost_needs_an_output_bound_and_a_price(tmp_path: Path) -> None:
@@ -358,7 +450,23 @@ def test_the_progress_bar_says_what_each_deployment_is_doing(
     llm.generate([f"p{i}" for i in range(30)], progress=True)
     bar = capsys.readouterr().err
     assert "b/m 30 ok" in bar, bar
-    assert "a/m 0 ok 0 busy OPEN" in bar, bar
+    assert "a/m 0 ok 0 busy 3 failed OPEN" in bar, bar  # its circuit's threshold, then skipped
+
+
+def test_the_progress_bar_counts_this_job_while_metrics_count_the_llm_s_life(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, registry = three(a=down, b=ok("b"))
+    llm = make(["a/m", "b/m"], registry, tmp_path, max_retries=0, cache=False)
+    llm.generate([f"p{i}" for i in range(30)], progress=True)
+    capsys.readouterr()
+    llm.generate([f"q{i}" for i in range(10)], progress=True)
+    bar = capsys.readouterr().err
+    assert "b/m 10 ok 0 busy" in bar, bar
+    assert "a/m 0 ok 0 busy OPEN" in bar, bar  # its 3 failures were in the first job
+    assert "b/m 40" not in bar, "before, the bar counted every job of the LLM"
+    a, b = llm.metrics().deployments
+    assert (a.failures, b.successes) == (3, 40)
 
 
 def test_rpm_on_a_deployment_paces_after_its_burst(tmp_path: Path) -> None:

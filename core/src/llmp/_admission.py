@@ -47,7 +47,7 @@ class Admission:
 
     async def admit(self, request: Request) -> Ticket:
         money = (
-            self.budget.reserve(request, self._capabilities(), self.model, self._price)
+            await self.budget.reserve(request, self._capabilities(), self.model, self._price)
             if self.budget
             else 0.0
         )

@@ -4,9 +4,12 @@ Before a request is sent it reserves its worst-case cost: the prompt's tokens, e
 above (a token is at least ~3 characters of text; every message and image adds a margin), plus
 the most it may write (``max_tokens`` / ``max_completion_tokens``, else the model's own output
 cap), priced by the plugin's price table. When it finishes, the reservation is replaced by what
-it really cost. A request whose reservation does not fit in what is left fails with
-`BudgetExceededError` before anything is sent: so the total spent stays at or below
-``max_cost``, and a job stops within one request's worst case of it. Cache hits cost nothing.
+it really cost. A request whose worst case fits in what is left but not beside the reservations
+of the requests in flight waits (holding no slot) for them to settle: most cost far less than
+their worst case. A request whose worst case does not fit in what is left even with nothing in
+flight fails with `BudgetExceededError` before anything is sent. So the total spent stays at or
+below ``max_cost``, and a job, however many requests it has in flight, stops within one
+request's worst case of it. Cache hits cost nothing.
 
 A budget needs prices and an output bound: without them the worst case is unknown, and llmp
 refuses at the first request rather than guess.
@@ -14,6 +17,8 @@ refuses at the first request rather than guess.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -66,38 +71,70 @@ def worst_case_usage(request: Request, caps: Capabilities, model: str) -> Usage:
 
 
 class Budget:
-    """The spend of one LLM (or deployment set), shared by every request it makes."""
+    """The spend of one LLM (or deployment set), shared by every request it makes (on any loop)."""
 
     def __init__(self, max_cost: float) -> None:
         self.max_cost = max_cost
         self.spent = 0.0
         self.reserved = 0.0
+        self._holds = 0  # reservations not yet settled (`reserved` may keep float dust at 0)
         self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
 
-    def reserve(
+    async def reserve(
         self, request: Request, caps: Capabilities, model: str, price: Callable[[Usage], Cost | None]
     ) -> float:
-        """Reserve the request's worst case; `BudgetExceededError` if it does not fit."""
+        """Reserve the request's worst case, waiting for requests in flight to settle while it
+        does not fit beside theirs; `BudgetExceededError` if it does not fit in what is left."""
         cost = price(worst_case_usage(request, caps, model))
         if cost is None:
             raise ConfigurationError(
                 f"max_cost needs a price for {model!r}, and its plugin has none: llmp never guesses a price"
             )
         amount = cost.total
-        with self._lock:
-            if self.spent + self.reserved + amount > self.max_cost:
-                raise BudgetExceededError(
-                    f"max_cost=${self.max_cost:g} reached: ${self.spent:.6f} spent, ${self.reserved:.6f} "
-                    f"reserved by requests in flight, and this request may cost up to ${amount:.6f}",
-                    max_cost=self.max_cost,
-                    spent=self.spent,
-                )
-            self.reserved += amount
-        return amount
+        while True:
+            with self._lock:
+                if self.spent + amount > self.max_cost:
+                    raise BudgetExceededError(
+                        f"max_cost=${self.max_cost:g} reached: ${self.spent:.6f} spent, and this request "
+                        f"may cost up to ${amount:.6f}",
+                        max_cost=self.max_cost,
+                        spent=self.spent,
+                    )
+                if not self._holds or self.spent + self.reserved + amount <= self.max_cost:
+                    self.reserved += amount
+                    self._holds += 1
+                    return amount
+                loop = asyncio.get_running_loop()
+                waiter = loop.create_future()
+                self._waiters.append((loop, waiter))
+            await waiter  # the next settlement wakes every waiter to look again
 
     def settle(self, reserved: float, actual: float | None) -> None:
         """Replace a reservation by what the request really cost (None: nothing was billed)."""
         with self._lock:
-            self.reserved = max(0.0, self.reserved - reserved)
+            self._holds -= 1
+            self.reserved = max(0.0, self.reserved - reserved) if self._holds else 0.0
             if actual:
                 self.spent += actual
+            waiters, self._waiters = self._waiters, []
+        for loop, waiter in waiters:
+            _wake(loop, waiter)
+
+
+def _wake(loop: asyncio.AbstractEventLoop, waiter: asyncio.Future[None]) -> None:
+    try:
+        here = asyncio.get_running_loop() is loop
+    except RuntimeError:
+        here = False
+    if here:
+        if not waiter.done():
+            waiter.set_result(None)
+        return
+    with contextlib.suppress(RuntimeError):  # that loop is closed: nothing waits there any more
+        loop.call_soon_threadsafe(_resolve, waiter)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():  # a cancelled waiter is done already
+        waiter.set_result(None)

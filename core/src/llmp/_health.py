@@ -2,7 +2,8 @@
 
 Closed (healthy): requests go through. `threshold` consecutive outage-like failures (connection
 errors, 5xx, timeouts, a rejected key) open the circuit for a cool-down that doubles on each
-reopening, up to `cap`. When the cool-down has passed the circuit is half open: exactly one
+reopening, up to `cap` (failures of requests that were in flight when it opened change
+nothing: the outage is known). When the cool-down has passed the circuit is half open: exactly one
 probe request goes through; its success closes the circuit, its failure opens it again, for
 longer. A 429 asking for a long wait steps the deployment aside for exactly that long.
 """
@@ -23,10 +24,12 @@ class Health:
     __slots__ = (
         "_clock",
         "_lock",
+        "asides",
         "base",
         "cap",
         "cooldown",
         "failures",
+        "limited",
         "open_until",
         "probing",
         "state",
@@ -47,6 +50,11 @@ class Health:
         self.state: HealthState = "healthy"
         self.open_until = 0.0
         self.probing = False
+        #: Whether it is open because a 429 asked it to wait (else: an outage).
+        self.limited = False
+        #: How many times it has stepped aside (a request that waited for a slot meanwhile goes
+        #: elsewhere rather than into the same 429).
+        self.asides = 0
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -69,17 +77,23 @@ class Health:
             self.cooldown = self.base
             self.state = "healthy"
             self.probing = False
+            self.limited = False
 
     def failed(self) -> None:
         with self._lock:
             self.failures += 1
-            if self.state == "half_open" or self.failures >= self.threshold:
+            if self.state == "open" and self._clock() < self.open_until:
+                return  # a request sent before it opened: the outage is known, its cool-down set
+            if self.state != "healthy" or self.failures >= self.threshold:
                 self._open(self.cooldown)
+                self.limited = False
                 self.cooldown = min(self.cooldown * 2, self.cap)
 
     def step_aside(self, seconds: float) -> None:
         with self._lock:
             self._open(seconds)
+            self.limited = True
+            self.asides += 1
 
     def _open(self, seconds: float) -> None:
         self.state = "open"
@@ -92,3 +106,7 @@ class Health:
 
     def recovers_in(self) -> float:
         return max(0.0, self.open_until - self._clock()) if self.state == "open" else 0.0
+
+    def limited_for(self) -> float:
+        """Seconds it still steps aside for a rate limit (0: it does not)."""
+        return self.recovers_in() if self.limited else 0.0

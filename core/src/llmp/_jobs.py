@@ -243,7 +243,8 @@ async def run_job(
         # put there would wait forever (the job's own clean-up awaits this task).
         await queue.put(None)
 
-    bar = Progress(progress, total, job, desc=target.model, note=getattr(target, "progress_note", None))
+    job_note = getattr(target, "job_note", None)  # a set of deployments: what each does in this job
+    bar = Progress(progress, total, job, desc=target.model, note=job_note() if job_note is not None else None)
     runner = asyncio.ensure_future(run_workers())
     completed = False
     try:

@@ -45,9 +45,11 @@ class DeploymentMetrics:
     cost: float | None
     latency_p50: float | None
     latency_p90: float | None
+    latency_p95: float | None
     latency_p99: float | None
     ttft_p50: float | None
     ttft_p90: float | None
+    ttft_p95: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Recorder:
     """The counters behind one deployment's `DeploymentMetrics` (its `UsageStats` is the engine's)."""
 
     successes: int = 0
+    failures: int = 0
     fallbacks: int = 0
     failures_by_kind: collections.Counter[str] = field(default_factory=collections.Counter)
     latencies: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=WINDOW))
@@ -80,6 +83,7 @@ class Recorder:
 
     def failure(self, error: BaseException) -> None:
         self.failures_by_kind[type(error).__name__] += 1
+        self.failures += 1
 
     def recent_latency(self) -> float | None:
         """The mean of the window (streams by their time to first token)."""
@@ -108,17 +112,24 @@ class Recorder:
             cost=stats.cost,
             latency_p50=_percentile(latencies, 0.5),
             latency_p90=_percentile(latencies, 0.9),
+            latency_p95=_percentile(latencies, 0.95),
             latency_p99=_percentile(latencies, 0.99),
             ttft_p50=_percentile(ttfts, 0.5),
             ttft_p90=_percentile(ttfts, 0.9),
+            ttft_p95=_percentile(ttfts, 0.95),
         )
 
 
-def total_of(parts: list[DeploymentMetrics], stats: UsageStats) -> DeploymentMetrics:
-    """All deployments together (`stats`: the LLM's own totals)."""
+def total_of(
+    parts: list[DeploymentMetrics], stats: UsageStats, recorders: list[Recorder] | None = None
+) -> DeploymentMetrics:
+    """All deployments together (`stats`: the LLM's own totals; percentiles over every
+    deployment's window when their `recorders` are given)."""
     kinds: collections.Counter[str] = collections.Counter()
     for part in parts:
         kinds.update(part.failures_by_kind)
+    latencies = [x for r in recorders or () for x in r.latencies]
+    ttfts = [x for r in recorders or () for x in r.ttfts]
     return DeploymentMetrics(
         name="total",
         model=" | ".join(dict.fromkeys(p.model for p in parts)),
@@ -135,9 +146,11 @@ def total_of(parts: list[DeploymentMetrics], stats: UsageStats) -> DeploymentMet
         input_tokens=stats.input_tokens,
         output_tokens=stats.output_tokens,
         cost=stats.cost,
-        latency_p50=None,
-        latency_p90=None,
-        latency_p99=None,
-        ttft_p50=None,
-        ttft_p90=None,
+        latency_p50=_percentile(latencies, 0.5),
+        latency_p90=_percentile(latencies, 0.9),
+        latency_p95=_percentile(latencies, 0.95),
+        latency_p99=_percentile(latencies, 0.99),
+        ttft_p50=_percentile(ttfts, 0.5),
+        ttft_p90=_percentile(ttfts, 0.9),
+        ttft_p95=_percentile(ttfts, 0.95),
     )

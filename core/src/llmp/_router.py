@@ -6,7 +6,10 @@ router picks one per request (`llmp._strategies`) among those whose circuit is n
 
 - after the deployment's retries are spent on connection errors, 5xx, timeouts, a rejected key
   or an exhausted quota (and at once when its circuit opens meanwhile);
-- on a 429 asking to wait longer than llmp waits: the deployment steps aside for that long;
+- on a 429 with a known wait (Retry-After, or the rate-limit headers) once its other keys are
+  spent: the deployment steps aside for that long (new requests skip it; then one probe), and
+  the request goes to another deployment, or, when none can take it now, waits (holding
+  nothing) for the first one back, as one model alone would;
 - on a context-length error: to the next deployment with a larger context (or one whose limit is
   unknown);
 - on a content filter or a refusal, only with ``fallback_on_content_filter=True``.
@@ -22,7 +25,8 @@ is paid again. Answers of a different model are served only with ``cache_across_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from llmp._answers import Parser
@@ -101,12 +105,21 @@ class Member:
 
 
 class Routed:
-    """One call prepared for every deployment: its request and cache key on each."""
+    """One call prepared for every deployment: its request on each (built at once, so that bad
+    parameters for any deployment fail before anything is sent) and its cache key on each
+    (computed when first needed: without a cache or a checkpoint, never)."""
 
-    __slots__ = ("keys", "requests")
+    __slots__ = ("_engines", "_keys", "requests")
 
-    def __init__(self, requests: list[Request], keys: list[str]) -> None:
-        self.requests, self.keys = requests, keys
+    def __init__(self, requests: list[Request], engines: list[Engine]) -> None:
+        self.requests, self._engines = requests, engines
+        self._keys: list[str] | None = None
+
+    @property
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = [e.cache_key(r) for e, r in zip(self._engines, self.requests, strict=True)]
+        return self._keys
 
 
 class Router:
@@ -141,8 +154,8 @@ class Router:
         return sum(m.capacity for m in self.members)
 
     def prepare(self, messages: list[ChatMessage], spec: CallSpec) -> Routed:
-        requests = [m.engine.prepare(messages, spec) for m in self.members]
-        return Routed(requests, [m.engine.cache_key(r) for m, r in zip(self.members, requests, strict=True)])
+        engines = self.engines
+        return Routed([e.prepare(messages, spec) for e in engines], engines)
 
     def item_key(self, prepared: Routed) -> str:
         return cache_key({"deployments": prepared.keys})
@@ -197,11 +210,36 @@ class Router:
         """Whether `error` moves the request on (True), to a larger context (an int), or not (False)."""
         if isinstance(error, ContextWindowExceededError):
             return member.context() or 0
-        if isinstance(error, RateLimitError) and error.retry_after:
-            member.health.step_aside(error.retry_after)
+        if isinstance(error, RateLimitError) and error.retry_after and not member.health.is_open:
+            member.health.step_aside(error.retry_after)  # longer than llmp waits: the sender did not
         if isinstance(error, _MOVE_ON):
             return True
         return self.fallback_on_content_filter and isinstance(error, RefusalError)
+
+    def _may_wait(self, member: Member, rounds: int) -> bool:
+        """Whether a request may wait for `member` to come back from a rate limit (as one model
+        alone would wait out its 429s): retries allowed, not too many waits, not too long."""
+        retry = member.engine.sender.retry
+        wait = member.health.limited_for()
+        return bool(retry.max_retries) and rounds < retry.rate_limit_retries and 0 < wait <= retry.max_wait
+
+    async def _wait_for(self, member: Member, rounds: int, last: BaseException | None) -> None:
+        """Every deployment left steps aside: wait (holding no slot) for `member`, the first back."""
+        if not self._may_wait(member, rounds):
+            if last is not None:
+                raise last
+            raise RateLimitError(
+                f"every deployment steps aside after a 429; the first is back in "
+                f"{member.health.limited_for():.1f} s",
+                provider=member.engine.provider,
+                retry_after=member.health.limited_for(),
+            )
+        retry = member.engine.sender.retry
+        await asyncio.sleep(retry.jittered(member.health.limited_for()))
+
+    def _again_later(self, error: ProviderError, member: Member, rounds: int) -> bool:
+        """A 429 stepped `member` aside: it may take the request once it is back."""
+        return isinstance(error, RateLimitError) and self._may_wait(member, rounds)
 
     def _filtered(self, response: Response) -> bool:
         return self.fallback_on_content_filter and any(
@@ -217,17 +255,21 @@ class Router:
         tried: set[int] = set()
         smaller: int | None = None
         last: BaseException | None = None
+        rounds = 0  # waits for a deployment stepping aside after a 429
         while (member := self._choose(tried, smaller)) is not None:
             index = self.members.index(member)
+            if member.health.limited_for() > 0:
+                await self._wait_for(member, rounds, last)
+                rounds += 1
+                continue  # choose again: it is back (its probe), or another is
             tried.add(index)
             hit = await self._cached(prepared, member, parser, prefetched)
             if hit is not None:
                 return hit
             member.in_flight += 1
             try:
-                response = await member.engine.complete(
-                    prepared.requests[index], prepared.keys[index], parser, None
-                )
+                its_key = prepared.keys[index] if self.cache is not None else None
+                response = await member.engine.complete(prepared.requests[index], its_key, parser, None)
             except ProviderError as error:
                 verdict = self._next_after(error, member)
                 if verdict is False:
@@ -235,6 +277,8 @@ class Router:
                 member.recorder.fallbacks += 1
                 smaller = verdict if isinstance(verdict, int) and not isinstance(verdict, bool) else smaller
                 last = error
+                if self._again_later(error, member, rounds):
+                    tried.discard(index)
                 continue
             finally:
                 member.in_flight -= 1
@@ -255,8 +299,13 @@ class Router:
             out = _Result()  # to learn which deployment answered, and how fast
         tried: set[int] = set()
         last: BaseException | None = None
+        rounds = 0  # waits for a deployment stepping aside after a 429
         while (member := self._choose(tried)) is not None:
             index = self.members.index(member)
+            if member.health.limited_for() > 0:
+                await self._wait_for(member, rounds, last)
+                rounds += 1
+                continue  # choose again: it is back (its probe), or another is
             tried.add(index)
             yielded = False
             member.in_flight += 1
@@ -271,6 +320,8 @@ class Router:
                     raise
                 member.recorder.fallbacks += 1
                 last = error
+                if self._again_later(error, member, rounds):
+                    tried.discard(index)
                 continue
             finally:
                 member.in_flight -= 1
@@ -283,13 +334,23 @@ class Router:
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def progress_note(self) -> str:
-        """What each deployment is doing, for the progress bar: ``a/m 30 ok 4 busy, b/m OPEN``."""
-        parts = []
-        for m in self.members:
-            state = " OPEN" if m.health.is_open else ""
-            parts.append(f"{m.name} {m.recorder.successes} ok {m.in_flight} busy{state}")
-        return ", ".join(parts)
+    def job_note(self) -> Callable[[], str]:
+        """The progress bar's note for a job starting now: what each deployment has done in this
+        job and is doing (``A 30 ok 4 busy, B 2 ok 0 busy 3 failed OPEN``), not since the LLM
+        was made (that is `metrics`)."""
+        members = self.members
+        start = [(m.recorder.successes, m.recorder.failures) for m in members]
+
+        def note() -> str:
+            parts = []
+            for m, (ok, failed) in zip(members, start, strict=True):
+                text = f"{m.name} {m.recorder.successes - ok} ok {m.in_flight} busy"
+                if m.recorder.failures > failed:
+                    text += f" {m.recorder.failures - failed} failed"
+                parts.append(text + (" OPEN" if m.health.is_open else ""))
+            return ", ".join(parts)
+
+        return note
 
     @property
     def stats(self) -> UsageStats:
@@ -298,4 +359,4 @@ class Router:
 
     def metrics(self) -> tuple[list[DeploymentMetrics], DeploymentMetrics]:
         parts = [m.metrics() for m in self.members]
-        return parts, total_of(parts, self.stats)
+        return parts, total_of(parts, self.stats, [m.recorder for m in self.members])

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from llmp._admission import Admission
+from llmp._admission import Admission, Ticket
 from llmp._answers import check
 from llmp._health import Health
 from llmp._keys import KeyPool, fingerprint
@@ -141,14 +141,41 @@ class Sender:
             raise
         return Attempt(self, bound, key, limiter, started, slot)
 
+    async def acquire_for(self, ticket: Ticket | None, asides: int) -> Attempt:
+        """`acquire`, giving the admission's `ticket` back if that fails (a cancelled wait).
+
+        One of a set whose deployment stepped aside (a 429) since the request came (`asides`, the
+        count it saw then) and still does: `RateLimitError` without sending, so that the set
+        sends the request elsewhere rather than into the same 429.
+        """
+        try:
+            attempt = await self.acquire()
+        except BaseException:
+            if ticket is not None and self.admission is not None:
+                self.admission.done(ticket, None)
+            raise
+        health = self.health
+        if health is not None and health.asides != asides and health.limited_for() > 0:
+            attempt.release()
+            if ticket is not None and self.admission is not None:
+                self.admission.done(ticket, None)
+            wait = health.limited_for()
+            raise RateLimitError(
+                f"this deployment steps aside for {wait:.1f} s more (it answered 429): not sent",
+                provider=self.provider,
+                retry_after=wait,
+            )
+        return attempt
+
     async def complete(self, request: Request) -> Response:
         """A checked response for `request` from the provider, retried as the policy allows."""
         tries = Tries()
         timeout = request.timeout
         admission = self.admission
+        asides = self.health.asides if self.health is not None else 0
         while True:
             ticket = await admission.admit(request) if admission is not None else None
-            attempt = await self.acquire()
+            attempt = await self.acquire_for(ticket, asides)
             begun = _now()
             try:
                 client = self.client(attempt.key)
@@ -261,12 +288,19 @@ class Sender:
                 rate_limit=error.rate_limit,
                 body=error.body,
             ) from error
-        attempt.limiter.on_rate_limited(attempt.started, known)
+        # One of a set does not hold its queue for the wait: the set keeps requests away by its
+        # step-aside below, sends those already queued here elsewhere, or waits itself.
+        attempt.limiter.on_rate_limited(attempt.started, known if self.health is None else None)
         if keys is not None and key is not None:
             keys.rate_limited(key, known)
             if tries.count < retry.max_retries and keys.other_available(key):
                 tries.count += 1
                 return 0.0  # another key is ready: no need to wait out this one's cool-down
+        if known is not None and self.health is not None:
+            # One of a set of deployments: step aside for as long as asked, and let the set send
+            # the request to another deployment now, or back here once the wait is over.
+            self.health.step_aside(known)
+            return None
         if known is not None and retry.max_retries and tries.rate_limited < retry.rate_limit_retries:
             tries.rate_limited += 1  # capacity returns at a known time: not a used-up retry
             return retry.jittered(known)

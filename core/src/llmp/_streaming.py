@@ -64,9 +64,10 @@ async def stream(
     sender, provider, timeout = engine.sender, engine.provider, request.timeout
     tries = Tries()
     admission = sender.admission
+    asides = sender.health.asides if sender.health is not None else 0
     while True:
         ticket = await admission.admit(request) if admission is not None else None
-        attempt = await sender.acquire()
+        attempt = await sender.acquire_for(ticket, asides)
         deadline = StreamDeadline(timeout) if timeout is not None else None
         acc = Accumulator()
         add = acc.add

@@ -674,3 +674,15 @@ async def test_spawned_server_serves_and_stops(monkeypatch: pytest.MonkeyPatch) 
         await asyncio.to_thread(handle.reset)
         assert (await asyncio.to_thread(handle.stats))["request_count"] == 0
     assert handle.process.returncode is not None
+
+
+def test_steering_endpoints_refuse_a_mistake_with_a_400_that_names_it(fake_openai: FakeOpenAIServer) -> None:
+    from llmp.testing._steering import steer
+
+    status, body = steer(fake_openai, "POST", "knobs", b'{"ttfb": 1}')
+    assert status == 400
+    assert "ttfb" in body.decode()
+    assert "ttft" in body.decode()  # and what it could have been
+    assert steer(fake_openai, "POST", "knobs", b'{"ttft": 0.25}') == (200, b"{}")
+    assert fake_openai.ttft == 0.25
+    assert steer(fake_openai, "POST", "fault", b"{}")[0] == 400  # no status: says so

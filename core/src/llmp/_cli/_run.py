@@ -14,7 +14,7 @@ from llmp._checkpoint import Checkpoint
 from llmp._cli._context import Context
 from llmp._cli._errors import CLIError, describe
 from llmp._cli._inputs import PromptSource
-from llmp._cli._summary import usage_text
+from llmp._cli._summary import deployments_text, usage_text
 from llmp.errors import CheckpointLockedError
 
 __all__ = ["finished_in", "run"]
@@ -65,6 +65,9 @@ def run(ctx: Context) -> int:
 
     ctx.info(f"{llm.model}: {total:,} prompts, {ok:,} ok, {failed:,} failed -> {output}")
     ctx.info(f"  {usage_text(llm.usage)}" + (f" (this run; {resumed:,} resumed)" if resumed else ""))
+    metrics = getattr(llm, "metrics", None)  # a stand-in LLM from a test factory may have none
+    for line in deployments_text(metrics()) if metrics is not None else ():
+        ctx.info(f"  {line}")
     if first is not None:
         index, error = first
         ctx.info(

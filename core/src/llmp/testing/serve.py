@@ -24,7 +24,9 @@ directory, and the fakes of a test process using it, are all trusted by one ``SS
 
 Every fake answers ``GET /_fake/stats`` (``request_count``, ``in_flight``, ``max_in_flight``)
 and ``POST /_fake/reset``, which is what :class:`~llmp.testing.SpawnedServer` calls (a fake
-without them of its own gets them from `llmp.testing._controlled.ControlledServer`).
+without them of its own gets them from `llmp.testing._controlled.ControlledServer`). The OpenAI
+fake also takes faults, knobs and gives its request log there (`llmp.testing._steering`), for
+tests that steer a server in another process.
 """
 
 from __future__ import annotations

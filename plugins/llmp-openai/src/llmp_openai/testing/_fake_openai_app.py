@@ -26,6 +26,7 @@ from llmp.testing._faults import (
     TruncatedStream,
 )
 from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, reset_stream
+from llmp.testing._steering import ENDPOINTS, steer
 from llmp.testing._waits import pause, wait_unless_gone
 from llmp.testing._wire import ErrorResponse, load_json, split_events
 from llmp_openai.testing import _openai_wire as wire
@@ -103,7 +104,7 @@ class FakeOpenAIApp(FakeOpenAIState):
             raw = bytes(parts)
         path: str = scope["path"]
         if path.startswith(CONTROL_PREFIX):
-            await self._control(scope["method"], path[len(CONTROL_PREFIX) :], send)
+            await self._control(scope["method"], path[len(CONTROL_PREFIX) :], raw, send)
             return
         started = time.monotonic()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
@@ -157,7 +158,12 @@ class FakeOpenAIApp(FakeOpenAIState):
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": more_body})
 
-    async def _control(self, method: str, name: str, send: Send) -> None:
+    async def _control(self, method: str, name: str, raw: bytes, send: Send) -> None:
+        if name in ENDPOINTS:  # faults, knobs and the request log, for a fake in another process
+            status, body = steer(self, method, name, raw)
+            await send({"type": "http.response.start", "status": status, "headers": [_JSON]})
+            await send({"type": "http.response.body", "body": body})
+            return
         if name == "reset" and method == "POST":
             self.reset()
         elif not (name == "stats" and method == "GET"):
