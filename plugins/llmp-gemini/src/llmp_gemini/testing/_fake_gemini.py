@@ -27,13 +27,11 @@ from llmp.testing._faults import (
     Fault,
     FaultSchedule,
     Injection,
-    MalformedChunk,
-    ResetMidStream,
     Slow,
     StatusError,
     StreamFault,
-    TruncatedStream,
 )
+from llmp.testing._responding import respond, send_broken
 from llmp.testing._served import BackgroundServed
 from llmp.testing._server import (
     BackgroundServer,
@@ -54,6 +52,7 @@ __all__ = ["FakeGeminiServer", "GeminiRequestRecord"]
 
 TokenCount = int | Callable[[Mapping[str, Any]], int]
 _SSE = (b"content-type", b"text/event-stream")
+_MALFORMED = b"data: {not json\r\n\r\n"  # one event that is not JSON
 _JSON = (b"content-type", wire.JSON_CONTENT_TYPE)
 _VERSIONS = ("v1", "v1beta", "v1alpha")
 _METHODS = ("generateContent", "streamGenerateContent")
@@ -251,30 +250,17 @@ class FakeGeminiServer(BackgroundServed):
         try:
             await self._route(record, receive, send)
         except ErrorResponse as reply:
-            await self._respond(record, send, reply.status, reply.headers, reply.body)
+            await respond(record, send, reply.status, reply.headers, reply.body)
         except Exception as exc:
             # A broken reply_fn or predicate is a bug in the test: answer 500 saying so (unless the
             # response already started) and log the traceback where pytest shows it.
             _log.exception("fake Gemini server failed on %s %s", record.method, record.path)
             if record.status is None:
-                await self._respond(record, send, 500, [_JSON], wire.error_body(500, f"fake server: {exc!r}"))
+                await respond(record, send, 500, [_JSON], wire.error_body(500, f"fake server: {exc!r}"))
             elif record.http_version != "1.1":
                 await reset_stream(send)  # else the client would wait forever for the rest
         finally:
             self._counter.end(generation)
-
-    async def _respond(
-        self,
-        record: GeminiRequestRecord,
-        send: Send,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        more_body: bool = False,
-    ) -> None:
-        record.status = status
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": more_body})
 
     def _check_auth(self, record: GeminiRequestRecord) -> None:
         key = record.headers.get("x-goog-api-key") or parse_qs(record.query).get("key", [""])[0]
@@ -318,17 +304,20 @@ class FakeGeminiServer(BackgroundServed):
         if not stream:
             body = reply.json_body()
             if stream_fault is not None:
-                await self._broken(record, send, [_JSON], body[: len(body) // 2], stream_fault, False)
+                half = body[: len(body) // 2]
+                await send_broken(record, send, [_JSON], half, stream_fault, malformed=b"{not json")
             else:
-                await self._respond(record, send, 200, [_JSON], body)
+                await respond(record, send, 200, [_JSON], body)
             return
         events = reply.sse_events()
         if stream_fault is not None:
             head = b"".join(events[: min(stream_fault.after_chunks, len(events) - 1)])
-            await self._broken(record, send, [_SSE], head, stream_fault, True)
+            await send_broken(
+                record, send, [_SSE], head, stream_fault, malformed=head + b"data: {not json\r\n\r\n"
+            )
             return
         if token_delay <= 0 or len(events) == 1:
-            await self._respond(record, send, 200, [_SSE], b"".join(events))
+            await respond(record, send, 200, [_SSE], b"".join(events))
             return
         record.status = 200
         await send({"type": "http.response.start", "status": 200, "headers": [_SSE]})
@@ -356,26 +345,6 @@ class FakeGeminiServer(BackgroundServed):
             secret=self.secret,
             response_id=self._response_id(),
         )
-
-    async def _broken(
-        self,
-        record: GeminiRequestRecord,
-        send: Send,
-        headers: list[tuple[bytes, bytes]],
-        head: bytes,
-        fault: StreamFault,
-        streaming: bool,
-    ) -> None:
-        if isinstance(fault, ResetMidStream):
-            await self._respond(record, send, 200, headers, head, more_body=True)
-            if record.http_version == "1.1":
-                return  # returning mid-body makes hypercorn close the connection: the HTTP/1.1 "reset"
-            await reset_stream(send)
-        elif isinstance(fault, TruncatedStream):
-            await self._respond(record, send, 200, headers, head)
-        elif isinstance(fault, MalformedChunk):
-            body = head + b"data: {not json\r\n\r\n" if streaming else b"{not json"
-            await self._respond(record, send, 200, headers, body)
 
     async def _wait_unless_gone(self, receive: Receive, seconds: float) -> bool:
         """Wait ``seconds``, or until a reset; False if the client left first."""

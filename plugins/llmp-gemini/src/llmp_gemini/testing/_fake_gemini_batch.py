@@ -45,6 +45,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
+from llmp.testing._responding import respond
 from llmp.testing._wire import ErrorResponse
 from llmp_gemini.testing import _gemini_request as request_wire
 from llmp_gemini.testing import _gemini_wire as wire
@@ -163,7 +164,7 @@ class FakeGeminiBatches:
             if "upload_id" not in query:
                 self._server._check_auth(record)  # the upload URL itself is the credential
             headers, content = self._upload(record, query)
-            await self._server._respond(record, send, 200, headers, content)
+            await respond(record, send, 200, headers, content)
             return
         self._server._check_auth(record)
         rest = "/".join(parts[2:])
@@ -176,11 +177,11 @@ class FakeGeminiBatches:
         elif parts[1] == "files" and record.method == "GET" and rest.endswith(":download"):
             data, meta = self._file(rest.removesuffix(":download"))
             headers = [(b"content-type", str(meta.get("mimeType", "application/octet-stream")).encode())]
-            await self._server._respond(record, send, 200, headers, data)
+            await respond(record, send, 200, headers, data)
             return
         else:
             raise wire.error(404, f"Invalid URL ({record.method} {record.path})")
-        await self._server._respond(record, send, 200, [_JSON], _dumps(body).encode())
+        await respond(record, send, 200, [_JSON], _dumps(body).encode())
 
     # ----- batches -----
 

@@ -20,13 +20,11 @@ from typing import Any
 from llmp.testing._fake_state import FakeServerState, RequestRecord, TokenCount
 from llmp.testing._faults import (
     EmptyAnswer,
-    MalformedChunk,
-    ResetMidStream,
     Slow,
     StatusError,
     StreamFault,
-    TruncatedStream,
 )
+from llmp.testing._responding import respond, send_broken, send_steps
 from llmp.testing._script import plan_answer
 from llmp.testing._served import BackgroundServed
 from llmp.testing._server import BackgroundServer, Receive, Scope, Send, ServerOptions, reset_stream
@@ -180,16 +178,14 @@ class FakeAnthropicServer(BackgroundServed, FakeServerState):
         try:
             await self._route(record, request_id, receive, send)
         except ErrorResponse as reply:
-            await self._respond(
-                record, send, reply.status, self._error_headers(reply, request_id), reply.body
-            )
+            await respond(record, send, reply.status, self._error_headers(reply, request_id), reply.body)
         except Exception as exc:
             # A broken reply_fn or predicate is a bug in the test: answer 500 saying so (unless the
             # response already started) and log the traceback where pytest shows it.
             _log.exception("fake Anthropic server failed on %s %s", record.method, record.path)
             if record.status is None:
                 broken = wire.error(500, f"fake server error: {exc!r}", "api_error")
-                await self._respond(record, send, 500, self._error_headers(broken, request_id), broken.body)
+                await respond(record, send, 500, self._error_headers(broken, request_id), broken.body)
             elif record.http_version != "1.1":
                 await reset_stream(send)  # else the client would wait forever for the rest
         finally:
@@ -202,19 +198,6 @@ class FakeAnthropicServer(BackgroundServed, FakeServerState):
         if any(name.startswith(b"anthropic-ratelimit-") for name, _ in headers):
             return headers  # a refusal by the rate limiter already reports the buckets
         return headers + wire.rate_limit_headers(self._limiter.peek(), time.time())
-
-    async def _respond(
-        self,
-        record: RequestRecord,
-        send: Send,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        more_body: bool = False,
-    ) -> None:
-        record.status = status
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": more_body})
 
     # ----- the API -----
 
@@ -271,11 +254,11 @@ class FakeAnthropicServer(BackgroundServed, FakeServerState):
             if stream_fault is not None:
                 # Count the opening events too: after_chunks=1 cuts right after message_start.
                 head, _ = split_events(b"".join(steps), stream_fault.after_chunks)
-                await self._broken(record, send, headers, head, stream_fault, streaming=True)
+                await send_broken(record, send, headers, head, stream_fault, malformed=head + _MALFORMED)
             elif token_delay <= 0 or len(steps) == 1:
-                await self._respond(record, send, 200, headers, b"".join(steps))
+                await respond(record, send, 200, headers, b"".join(steps))
             else:
-                await self._stream(record, send, headers, steps, token_delay)
+                await send_steps(record, send, headers, steps, token_delay)
             return
         wait = ttft + token_delay * max(len(reply.pieces) - 1, 0)
         if wait > 0 and not await pause(send, wait):
@@ -283,9 +266,10 @@ class FakeAnthropicServer(BackgroundServed, FakeServerState):
         headers.insert(0, wire.JSON)
         body = replies.message_body(message_id, request.model, reply, usage)
         if stream_fault is not None:
-            await self._broken(record, send, headers, body[: len(body) // 2], stream_fault, streaming=False)
+            half = body[: len(body) // 2]
+            await send_broken(record, send, headers, half, stream_fault, malformed=b"{not json")
         else:
-            await self._respond(record, send, 200, headers, body)
+            await respond(record, send, 200, headers, body)
 
     def _complete(
         self, request: wire.MessagesRequest, request_id: str, empty: EmptyAnswer | None = None
@@ -323,39 +307,3 @@ class FakeAnthropicServer(BackgroundServed, FakeServerState):
             uncached, reply.output_tokens, cache_read=read, cache_creation=creation, cache_1h=hour
         )
         return f"msg_01{suffix}", reply, usage
-
-    async def _stream(
-        self,
-        record: RequestRecord,
-        send: Send,
-        headers: list[tuple[bytes, bytes]],
-        steps: list[bytes],
-        token_delay: float,
-    ) -> None:
-        record.status = 200
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        last = len(steps) - 1
-        for i, step in enumerate(steps):
-            if i and not await pause(send, token_delay):
-                return  # the client left mid-stream: stop generating, as a real server does
-            await send({"type": "http.response.body", "body": step, "more_body": i < last})
-
-    async def _broken(
-        self,
-        record: RequestRecord,
-        send: Send,
-        headers: list[tuple[bytes, bytes]],
-        head: bytes,
-        fault: StreamFault,
-        *,
-        streaming: bool,
-    ) -> None:
-        if isinstance(fault, ResetMidStream):
-            await self._respond(record, send, 200, headers, head, more_body=True)
-            if record.http_version == "1.1":
-                return  # returning mid-body makes hypercorn close the connection: the HTTP/1.1 "reset"
-            await reset_stream(send)
-        elif isinstance(fault, TruncatedStream):
-            await self._respond(record, send, 200, headers, head)
-        elif isinstance(fault, MalformedChunk):
-            await self._respond(record, send, 200, headers, head + _MALFORMED if streaming else b"{not json")

@@ -17,14 +17,12 @@ from llmp.testing._faults import (
     EchoKey,
     EmptyAnswer,
     HugeLine,
-    MalformedChunk,
-    ResetMidStream,
     Slow,
     StatusError,
     StreamFault,
     Trickle,
-    TruncatedStream,
 )
+from llmp.testing._responding import respond, send_broken, send_steps
 from llmp.testing._server import CONTROL_PREFIX, Receive, Scope, Send, reset_stream
 from llmp.testing._steering import ENDPOINTS, steer
 from llmp.testing._waits import pause, wait_unless_gone
@@ -124,14 +122,14 @@ class FakeOpenAIApp(FakeOpenAIState):
             ]
             if not any(name == b"content-type" for name, _ in headers_out):
                 headers_out.append(_JSON)
-            await self._respond(record, send, reply.status, headers_out, reply.body)
+            await respond(record, send, reply.status, headers_out, reply.body)
         except Exception as exc:
             # A broken reply_fn or predicate is a bug in the test: answer 500 saying so (unless the
             # response already started) and log the traceback where pytest shows it.
             _log.exception("fake OpenAI server failed on %s %s", record.method, record.path)
             if record.status is None:
                 body = wire.error_body(f"fake server error: {exc!r}", "server_error")
-                await self._respond(record, send, 500, [_JSON, *self._common(request_id, started)], body)
+                await respond(record, send, 500, [_JSON, *self._common(request_id, started)], body)
             elif record.http_version != "1.1":
                 await reset_stream(send)  # else the client would wait forever for the rest
         finally:
@@ -144,19 +142,6 @@ class FakeOpenAIApp(FakeOpenAIState):
             (b"openai-processing-ms", b"%d" % elapsed_ms),
             _VERSION,
         ]
-
-    async def _respond(
-        self,
-        record: RequestRecord,
-        send: Send,
-        status: int,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes,
-        more_body: bool = False,
-    ) -> None:
-        record.status = status
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": more_body})
 
     async def _control(self, method: str, name: str, raw: bytes, send: Send) -> None:
         if name in ENDPOINTS:  # faults, knobs and the request log, for a fake in another process
@@ -206,7 +191,7 @@ class FakeOpenAIApp(FakeOpenAIState):
             ]
             body = json.dumps({"object": "list", "data": data}).encode()
             headers = [_JSON, *self._common(request_id, started), *rate_limit_headers(self._limiter.peek())]
-            await self._respond(record, send, 200, headers, body)
+            await respond(record, send, 200, headers, body)
         elif record.method == "POST" and record.path == "/v1/embeddings":
             self._check_auth(record)
             record.body = load_json(record.raw_body)
@@ -216,12 +201,12 @@ class FakeOpenAIApp(FakeOpenAIState):
                 raise status_error(fault)
             body = embeddings_body(record.body)
             headers = [_JSON, *self._common(request_id, started), *rate_limit_headers(self._limiter.peek())]
-            await self._respond(record, send, 200, headers, body)
+            await respond(record, send, 200, headers, body)
         elif record.path.startswith(("/v1/files", "/v1/batches")):
             self._check_auth(record)
             status, content_type, body = self.batches.handle(record, self._complete)
             headers = [(b"content-type", content_type), *self._common(request_id, started)]
-            await self._respond(record, send, status, headers, body)
+            await respond(record, send, status, headers, body)
         else:
             raise wire.invalid(f"Invalid URL ({record.method} {record.path})", status=404)
 
@@ -264,12 +249,12 @@ class FakeOpenAIApp(FakeOpenAIState):
                 # A fault always lands before the finish chunks, however late it was asked for.
                 cut = min(stream_fault.after_chunks, open_events(completion))
                 head, _ = split_events(b"".join(steps), cut)
-                await self._broken(record, send, headers, head, stream_fault, streaming=True)
+                await send_broken(record, send, headers, head, stream_fault, malformed=head + _MALFORMED)
             elif token_delay <= 0 or len(steps) == 1:
                 # Same bytes as step by step, in one write: far cheaper at high concurrency.
-                await self._respond(record, send, 200, headers, b"".join(steps))
+                await respond(record, send, 200, headers, b"".join(steps))
             else:
-                await self._stream(record, send, headers, steps, token_delay)
+                await send_steps(record, send, headers, steps, token_delay)
             return
         depth = max((len(c.pieces) for c in completion.choices), default=0)
         wait = ttft + token_delay * max(depth - 1, 0)
@@ -280,9 +265,10 @@ class FakeOpenAIApp(FakeOpenAIState):
         if isinstance(fault, Trickle):
             await self._trickle(record, send, headers, body, fault, streaming=False)
         elif stream_fault is not None:
-            await self._broken(record, send, headers, body[: len(body) // 2], stream_fault, streaming=False)
+            half = body[: len(body) // 2]
+            await send_broken(record, send, headers, half, stream_fault, malformed=b"{not json")
         else:
-            await self._respond(record, send, 200, headers, body)
+            await respond(record, send, 200, headers, body)
 
     def _complete(
         self, request: ChatRequest, request_id: str, empty: EmptyAnswer | None = None
@@ -313,22 +299,6 @@ class FakeOpenAIApp(FakeOpenAIState):
             done_only=empty is not None and empty.shape == "done_only" and request.stream,
         )
 
-    async def _stream(
-        self,
-        record: RequestRecord,
-        send: Send,
-        headers: list[tuple[bytes, bytes]],
-        steps: list[bytes],
-        token_delay: float,
-    ) -> None:
-        record.status = 200
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        last = len(steps) - 1
-        for i, step in enumerate(steps):
-            if i and not await pause(send, token_delay):
-                return  # the client left mid-stream: stop generating, as a real server does
-            await send({"type": "http.response.body", "body": step, "more_body": i < last})
-
     async def _trickle(
         self,
         record: RequestRecord,
@@ -356,23 +326,3 @@ class FakeOpenAIApp(FakeOpenAIState):
             if not await pause(send, fault.interval):
                 return  # the client gave up, as it should
         await send({"type": "http.response.body", "body": body, "more_body": False})
-
-    async def _broken(
-        self,
-        record: RequestRecord,
-        send: Send,
-        headers: list[tuple[bytes, bytes]],
-        head: bytes,
-        fault: StreamFault,
-        *,
-        streaming: bool,
-    ) -> None:
-        if isinstance(fault, ResetMidStream):
-            await self._respond(record, send, 200, headers, head, more_body=True)
-            if record.http_version == "1.1":
-                return  # returning mid-body makes hypercorn close the connection: the HTTP/1.1 "reset"
-            await reset_stream(send)
-        elif isinstance(fault, TruncatedStream):
-            await self._respond(record, send, 200, headers, head)
-        elif isinstance(fault, MalformedChunk):
-            await self._respond(record, send, 200, headers, head + _MALFORMED if streaming else b"{not json")
