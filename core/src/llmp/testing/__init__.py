@@ -5,7 +5,8 @@
 - The fake servers' common base: `BackgroundServer` (an ASGI app over TLS with HTTP/2 and
   HTTP/1.1 on loopback), `BackgroundServed` (a fake's start, stop and base URL),
   `ControlledServer`, `SpawnedServer` and ``python -m llmp.testing.serve`` (a fake in its own
-  process), the shared test CA (`make_tls_files`, `shared_ca_path`), `FakeServerState` (knobs,
+  process), the ASGI plumbing a fake needs (`serve_lifespan`, `read_body`, `headers_of`), the shared
+  test CA (`make_tls_files`, `shared_ca_path`), `FakeServerState` (knobs,
   records, counters, rate-limit budgets), fault injection (`StatusError`, `rate_limited()`, ...),
   the answer rules every fake follows (`plan_answer`), `RawH2Server` (frame-level HTTP/2
   misbehaviour) and `RedisServer` (a real redis-server).
@@ -25,6 +26,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from llmp.testing._asgi import headers_of, read_body, serve_lifespan
     from llmp.testing._conformance import ProviderConformance
     from llmp.testing._controlled import ControlledServer
     from llmp.testing._fake_state import FakeServerState, RequestRecord
@@ -98,13 +100,16 @@ __all__ = [
     "echo_key",
     "example_for_schema",
     "function_registry",
+    "headers_of",
     "huge_line",
     "make_tls_files",
     "malformed_chunk",
     "plan_answer",
     "quota_exceeded",
     "rate_limited",
+    "read_body",
     "reset_mid_stream",
+    "serve_lifespan",
     "server_error",
     "shared_ca_path",
     "slow",
@@ -115,6 +120,9 @@ __all__ = [
 
 # Where each public name lives, for the lazy loader below (names not listed: `_faults`).
 _HOMES = {
+    "headers_of": "_asgi",
+    "read_body": "_asgi",
+    "serve_lifespan": "_asgi",
     "ProviderConformance": "_conformance",
     "ControlledServer": "_controlled",
     "FakeServerState": "_fake_state",

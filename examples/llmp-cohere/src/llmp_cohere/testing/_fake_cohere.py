@@ -21,7 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from llmp.testing import BackgroundServed, BackgroundServer, EmptyAnswer, Plan, StatusError, plan_answer
+from llmp.testing import (
+    BackgroundServed,
+    BackgroundServer,
+    EmptyAnswer,
+    Plan,
+    StatusError,
+    headers_of,
+    plan_answer,
+    read_body,
+    serve_lifespan,
+)
 
 Send = Callable[[dict[str, Any]], Any]
 # Cohere adds tokens of its own prompt template; it reports them in `tokens` but does not bill them.
@@ -87,20 +97,12 @@ class FakeCohereServer(BackgroundServed):
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[[], Any], send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+            await serve_lifespan(receive, send)
+            return
+        raw = await read_body(receive)
+        if raw is None:
+            return  # the client left before sending its request
+        headers = headers_of(scope)
         try:
             body = json.loads(raw) if raw else None
         except ValueError:

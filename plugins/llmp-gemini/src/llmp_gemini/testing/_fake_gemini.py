@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
+from llmp.testing import headers_of, read_body, serve_lifespan
 from llmp.testing._counters import RequestCounter
 from llmp.testing._faults import (
     BodyPredicate,
@@ -215,32 +216,20 @@ class FakeGeminiServer(BackgroundServed):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
         if scope["type"] != "http":
             return
-        raw = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            raw += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = await read_body(receive)
+        if raw is None:
+            return
         record = GeminiRequestRecord(
             scope["method"],
             scope["path"],
             scope.get("query_string", b"").decode("latin-1"),
             scope["http_version"],
-            headers,
-            load_json(bytes(raw)),
-            bytes(raw),
+            headers_of(scope),
+            load_json(raw),
+            raw,
             time.time(),
         )
         if self.record:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from llmp.testing import headers_of, read_body, serve_lifespan
 from llmp.testing._fake_state import FakeServerState, RequestRecord, TokenCount
 from llmp.testing._faults import (
     EmptyAnswer,
@@ -151,26 +152,14 @@ class FakeAnthropicServer(BackgroundServed, FakeServerState):
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parts = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            parts += message.get("body", b"")
-            if not message.get("more_body", False):
-                break
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw = await read_body(receive)
+        if raw is None:
+            return
         record = RequestRecord(
-            scope["method"], scope["path"], scope["http_version"], headers, None, bytes(parts), time.time()
+            scope["method"], scope["path"], scope["http_version"], headers_of(scope), None, raw, time.time()
         )
         generation = self._begin(record)
         self._next_id += 1  # only the server's loop thread touches this

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from llmp.testing import headers_of, read_body, serve_lifespan
 from llmp.testing._fake_state import RequestRecord, TokenCount
 from llmp.testing._faults import (
     EchoKey,
@@ -78,35 +79,20 @@ class FakeOpenAIApp(FakeOpenAIState):
         if scope["type"] == "http":
             await self._http(scope, receive, send)
         elif scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await serve_lifespan(receive, send)
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        message = await receive()
-        if message["type"] == "http.disconnect":
+        raw = await read_body(receive)
+        if raw is None:
             return
-        raw = message.get("body", b"")
-        if message.get("more_body", False):
-            # Large bodies arrive in frames; collect them without quadratic concatenation.
-            parts = bytearray(raw)
-            while message.get("more_body", False):
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return
-                parts += message.get("body", b"")
-            raw = bytes(parts)
         path: str = scope["path"]
         if path.startswith(CONTROL_PREFIX):
             await self._control(scope["method"], path[len(CONTROL_PREFIX) :], raw, send)
             return
         started = time.monotonic()
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        record = RequestRecord(scope["method"], path, scope["http_version"], headers, None, raw, time.time())
+        record = RequestRecord(
+            scope["method"], path, scope["http_version"], headers_of(scope), None, raw, time.time()
+        )
         client = scope.get("client")
         record.client_port = client[1] if client else None
         generation = self._begin(record)
