@@ -130,8 +130,8 @@ def _round_trip(response: llmp.types.Response) -> None:
     assert "sunny in" in (response.text or ""), f"the model did not use the tool: {response.text!r}"
 
 
-def check_tools(model: str, server: Any) -> str:
-    before = _requests(server)
+def _tool_round_trips(model: str) -> None:
+    """Three round trips: a sync call, a sync call inside a running loop, an async call."""
     with llmp.LLM(model) as llm:
         _round_trip(llm.complete("What is the weather in Paris?", tools=[weather], max_turns=3))
 
@@ -141,6 +141,11 @@ def check_tools(model: str, server: Any) -> str:
             _round_trip(await llm.acomplete("Weather in Oslo?", tools=[weather], max_turns=3))
 
         asyncio.run(in_a_loop())
+
+
+def check_tools(model: str, server: Any) -> str:
+    before = _requests(server)
+    _tool_round_trips(model)
     sent = _requests(server) - before
     assert sent == 6, f"three round trips should be 6 requests, were {sent}"
     return "sync, sync in a loop, async: 6 requests"
@@ -149,16 +154,10 @@ def check_tools(model: str, server: Any) -> str:
 def check_cache_rerun(model: str, server: Any) -> str:
     before = _requests(server)
     check_schema(model, server)
-    check_tools_cached(model)
+    _tool_round_trips(model)
     sent = _requests(server) - before
     assert sent == 0, f"the rerun sent {sent} requests"
     return "0 requests"
-
-
-def check_tools_cached(model: str) -> None:
-    with llmp.LLM(model) as llm:
-        _round_trip(llm.complete("What is the weather in Paris?", tools=[weather], max_turns=3))
-        _round_trip(asyncio.run(llm.acomplete("Weather in Oslo?", tools=[weather], max_turns=3)))
 
 
 _JOB = """
